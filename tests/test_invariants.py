@@ -1,0 +1,241 @@
+"""Invariants every emitted template must keep, parametrised over every template.
+
+A new tier inherits every check here without writing a test. Where a rule has an exception, the
+exception is named in the check (never a blanket skip).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+
+import pytest
+import troposphere
+
+from neobank_cfn.iam import ACTIONS_WITHOUT_RESOURCE_PERMISSIONS
+from neobank_cfn.render import templates
+from neobank_cfn.tags import STANDARD_TAG_KEYS
+from tests.cfn import as_list, project_platform, props, resources, walk
+
+TEMPLATE_NAMES = tuple(templates(project_platform()))
+pytestmark = pytest.mark.parametrize("name", TEMPLATE_NAMES)
+
+KEEP = {"Retain", "Snapshot", "RetainExceptOnCreate"}
+STATEFUL = {
+    "AWS::KMS::Key",
+    "AWS::RDS::DBCluster",
+    "AWS::RDS::DBInstance",
+    "AWS::DynamoDB::Table",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::SecretsManager::Secret",
+    "AWS::S3::Bucket",
+    "AWS::ECR::Repository",
+    "AWS::Logs::LogGroup",
+    "AWS::SQS::Queue",
+    "AWS::Cognito::UserPool",
+}
+
+
+def _is_cmk(value: object) -> bool:
+    """A reference to one of our keys (Ref/GetAtt of a key parameter or resource), never a literal alias."""
+    return isinstance(value, dict) and bool(value)
+
+
+def _encrypted(type_: str, p: dict) -> bool | None:
+    """True/False for types that must be encrypted with a CMK; None for other types."""
+    checks = {
+        "AWS::Logs::LogGroup": lambda: _is_cmk(p.get("KmsKeyId")),
+        "AWS::SQS::Queue": lambda: _is_cmk(p.get("KmsMasterKeyId")),
+        "AWS::SNS::Topic": lambda: _is_cmk(p.get("KmsMasterKeyId")),
+        "AWS::DynamoDB::Table": lambda: (
+            p.get("SSESpecification", {}).get("SSEEnabled") is True
+            and p["SSESpecification"].get("SSEType") == "KMS"
+            and _is_cmk(p["SSESpecification"].get("KMSMasterKeyId"))
+        ),
+        "AWS::RDS::DBCluster": lambda: p.get("StorageEncrypted") is True and _is_cmk(p.get("KmsKeyId")),
+        "AWS::ElastiCache::ReplicationGroup": lambda: (
+            p.get("AtRestEncryptionEnabled") is True
+            and p.get("TransitEncryptionEnabled") is True
+            and _is_cmk(p.get("KmsKeyId"))
+        ),
+        "AWS::SecretsManager::Secret": lambda: _is_cmk(p.get("KmsKeyId")),
+        "AWS::ECR::Repository": lambda: (
+            p.get("EncryptionConfiguration", {}).get("EncryptionType") == "KMS"
+            and _is_cmk(p["EncryptionConfiguration"].get("KmsKey"))
+        ),
+        "AWS::Lambda::Function": lambda: _is_cmk(p.get("KmsKeyArn")),
+        "AWS::Kinesis::Stream": lambda: _is_cmk(p.get("StreamEncryption", {}).get("KeyId")),
+    }
+    check = checks.get(type_)
+    return check() if check else None
+
+
+def test_parameters_are_described_and_constrained(rendered, name):
+    for pname, param in rendered[name].get("Parameters", {}).items():
+        assert param.get("Description"), f"{name}: parameter {pname} has no Description"
+        typed = param["Type"].startswith(("AWS::", "List<AWS::"))
+        constrained = typed or any(
+            k in param for k in ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MaxLength")
+        )
+        assert constrained, f"{name}: parameter {pname} has no constraint"
+        if "AllowedPattern" in param or "MinValue" in param:
+            assert param.get("ConstraintDescription"), f"{name}: parameter {pname} has no ConstraintDescription"
+
+
+def test_encryption_at_rest_uses_a_customer_managed_key(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        result = _encrypted(res["Type"], props(res))
+        if res["Type"] == "AWS::S3::Bucket":
+            rules = props(res)["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            algorithm = rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            waived = "ELB access logs" in json.dumps(res.get("Metadata", {}).get("Waivers", {}))
+            assert algorithm.startswith("aws:kms") or waived, f"{name}: bucket {logical} is not KMS-encrypted"
+            continue
+        assert result in (None, True), f"{name}: {logical} ({res['Type']}) is not encrypted with a CMK"
+
+
+def test_log_groups_have_retention(rendered, name):
+    for logical, res in resources(rendered[name], "AWS::Logs::LogGroup").items():
+        assert "RetentionInDays" in props(res), f"{name}: log group {logical} keeps logs forever"
+
+
+def test_stateful_resources_survive_delete_and_replace(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        if res["Type"] in STATEFUL:
+            assert res.get("DeletionPolicy") in KEEP, f"{name}: {logical} has no Retain/Snapshot DeletionPolicy"
+            assert res.get("UpdateReplacePolicy") in KEEP, f"{name}: {logical} has no UpdateReplacePolicy"
+
+
+def _ingress_rules(template: dict):
+    for logical, res in resources(template).items():
+        if res["Type"] == "AWS::EC2::SecurityGroupIngress":
+            yield logical, props(res)
+        if res["Type"] == "AWS::EC2::SecurityGroup":
+            for rule in props(res).get("SecurityGroupIngress", []):
+                yield logical, {**rule, "GroupId": {"Ref": logical}}
+
+
+def test_no_open_ingress_but_the_public_listener(rendered, name):
+    for logical, rule in _ingress_rules(rendered[name]):
+        if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0":
+            assert rule["GroupId"] == {"Ref": "LoadBalancerSecurityGroup"}, f"{name}: {logical} open to the internet"
+            assert rule["FromPort"] == rule["ToPort"] and rule["FromPort"] in (80, 443), f"{name}: {logical}"
+
+
+def test_every_security_group_rule_is_described(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        if res["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            assert props(res).get("Description"), f"{name}: {logical} has no Description"
+        if res["Type"] == "AWS::EC2::SecurityGroup":
+            for rule in props(res).get("SecurityGroupIngress", []) + props(res).get("SecurityGroupEgress", []):
+                assert rule.get("Description"), f"{name}: a rule of {logical} has no Description"
+            assert props(res).get("SecurityGroupEgress"), f"{name}: {logical} keeps the default allow-all egress"
+
+
+def _identity_policies(template: dict):
+    for logical, res in resources(template).items():
+        p = props(res)
+        if res["Type"] == "AWS::IAM::Role":
+            for policy in p.get("Policies", []):
+                yield logical, policy["PolicyDocument"]
+        elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield logical, p["PolicyDocument"]
+
+
+def test_iam_actions_and_resources_are_scoped(rendered, name):
+    for logical, document in _identity_policies(rendered[name]):
+        for statement in document["Statement"]:
+            actions = as_list(statement["Action"])
+            for action in actions:
+                assert action != "*" and not str(action).endswith(":*"), f"{name}: {logical} allows {action}"
+            if "*" in as_list(statement.get("Resource", [])):
+                loose = set(actions) - ACTIONS_WITHOUT_RESOURCE_PERMISSIONS
+                assert not loose, f"{name}: {logical} grants {sorted(loose)} on '*'"
+
+
+def test_no_managed_admin_policies(rendered, name):
+    for logical, res in resources(rendered[name], "AWS::IAM::Role").items():
+        for arn in props(res).get("ManagedPolicyArns", []):
+            assert "AdministratorAccess" not in json.dumps(arn) and "FullAccess" not in json.dumps(arn), logical
+
+
+def test_resource_policies_open_to_everyone_only_deny(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        if res["Type"] in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy"):
+            document = props(res).get("PolicyDocument") or props(res).get("PolicyDocument", {})
+            for statement in document["Statement"]:
+                if statement.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]}):
+                    assert statement["Effect"] == "Deny", f"{name}: {logical} allows everyone"
+
+
+def _taggable_types() -> dict[str, str]:
+    """Resource type -> its tag property, from troposphere's resource classes."""
+    found: dict[str, str] = {}
+    for module in pkgutil.iter_modules(troposphere.__path__):
+        try:
+            mod = importlib.import_module(f"troposphere.{module.name}")
+        except Exception:
+            continue
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and issubclass(obj, troposphere.AWSObject) and hasattr(obj, "resource_type"):
+                for prop in ("Tags", "UserPoolTags"):
+                    if prop in getattr(obj, "props", {}):
+                        found[obj.resource_type] = prop
+    return found
+
+
+TAGGABLE = _taggable_types()
+
+
+def test_taggable_resources_carry_the_standard_tags(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        prop = TAGGABLE.get(res["Type"])
+        if not prop:
+            continue
+        tags = props(res).get(prop)
+        assert tags, f"{name}: {logical} has no tags"
+        keys = set(tags) if isinstance(tags, dict) else {t["Key"] for t in tags}
+        assert set(STANDARD_TAG_KEYS) <= keys, f"{name}: {logical} lacks {set(STANDARD_TAG_KEYS) - keys}"
+
+
+def test_no_exports_or_imports(rendered, name):
+    text = json.dumps(rendered[name])
+    assert "Fn::ImportValue" not in text, f"{name} imports a value (exports lock updates)"
+    for output in rendered[name].get("Outputs", {}).values():
+        assert "Export" not in output, f"{name} exports a value"
+
+
+def test_no_account_ids_or_regions_baked_in(rendered, name):
+    text = json.dumps(rendered[name])
+    assert not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text), f"{name} contains what looks like an account id"
+    assert not re.search(
+        r"\b(us|eu|ap|sa|ca|me|af|il|mx)-(east|west|north|south|central|northeast|southeast)-[0-9]\b", text
+    ), f"{name} names a region"
+
+
+def test_no_secret_values(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        for key in ("MasterUserPassword", "AuthToken", "Password", "SecretString"):
+            value = props(res).get(key)
+            if value is not None:
+                assert "{{resolve:secretsmanager:" in json.dumps(value), f"{name}: {logical}.{key} is a literal"
+    for pname in rendered[name].get("Parameters", {}):
+        assert not re.search(r"password|token|secretvalue", pname, re.I), f"{name}: parameter {pname} carries a secret"
+
+
+def test_every_waiver_has_a_reason(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        metadata = res.get("Metadata", {})
+        ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+        for rule in ignored:
+            reason = metadata.get("Waivers", {}).get(rule, "")
+            assert len(reason) > 20, f"{name}: {logical} waives {rule} without a reason"
+    assert "cfn-lint" not in rendered[name].get("Metadata", {}), f"{name} silences cfn-lint template-wide"
+
+
+def test_no_walk_finds_plain_http_urls(rendered, name):
+    for node in walk(rendered[name]):
+        if isinstance(node, str) and node.startswith("http://"):
+            pytest.fail(f"{name}: plain-HTTP URL {node}")
