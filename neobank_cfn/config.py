@@ -114,6 +114,7 @@ DEFAULT_CONFIG = PlatformConfig(
         QueueConfig(
             "ledger-postings", fifo=True, visibility_timeout=120, description="Ledger postings, strictly ordered"
         ),
+        QueueConfig("partner-webhooks", visibility_timeout=60, description="Partner webhooks accepted by the API"),
     ),
     topics=(TopicConfig("domain-events", subscribers=("notifications",), description="Domain events fan-out"),),
     tables=(
@@ -135,7 +136,7 @@ DEFAULT_CONFIG = PlatformConfig(
         ServiceConfig(
             "core-banking",
             path="/core-banking/*",
-            consumes=("payments",),
+            consumes=("payments", "partner-webhooks"),
             sends=("ledger-postings",),
             publishes=("domain-events",),
             tables=("idempotency-keys", "transaction-events"),
