@@ -233,6 +233,8 @@ def test_web_acl_rule_priorities_are_unique_and_metrics_are_on(template):
     p = props(acl)
     priorities = [r["Priority"] for r in p["Rules"]]
     assert len(set(priorities)) == len(priorities)
+    # Two environments in one account must not share the WebACL metric dimension.
+    assert p["VisibilityConfig"]["MetricName"] == {"Fn::Sub": "${Application}-${Environment}-waf"}
     for config in [p["VisibilityConfig"], *(r["VisibilityConfig"] for r in p["Rules"])]:
         assert config["CloudWatchMetricsEnabled"] is True
         assert config["SampledRequestsEnabled"] is True

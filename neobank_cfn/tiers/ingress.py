@@ -73,6 +73,7 @@ from troposphere.wafv2 import Statement as WafStatement
 from neobank_cfn.config import PlatformConfig
 from neobank_cfn.iam import actions, deny_insecure_transport, document
 from neobank_cfn.logs import log_group
+from neobank_cfn.naming import physical_name
 from neobank_cfn.parameters import ARN_PARTITION, LOG_RETENTION_DAYS, Param, boolean
 from neobank_cfn.rules import And, Not, Rule
 from neobank_cfn.rules import Equals as RuleEquals
@@ -382,7 +383,7 @@ def _listeners(tt: TierTemplate, lb: LoadBalancer) -> Listener:
     return https
 
 
-def _visibility(metric: str) -> VisibilityConfig:
+def _visibility(metric: object) -> VisibilityConfig:
     return VisibilityConfig(CloudWatchMetricsEnabled=True, SampledRequestsEnabled=True, MetricName=metric)
 
 
@@ -435,7 +436,8 @@ def _waf(tt: TierTemplate, lb: LoadBalancer) -> WebACL:
             Scope="REGIONAL",
             DefaultAction=DefaultAction(Allow=AllowAction()),
             Rules=rules,
-            VisibilityConfig=_visibility("WebAcl"),
+            # The web ACL's metric name is the WebACL dimension of its metrics: one per environment.
+            VisibilityConfig=_visibility(physical_name("waf")),
         )
     )
     tt.add(WebACLAssociation("WebAclAssociation", ResourceArn=Ref(lb), WebACLArn=GetAtt(acl, "Arn")))
