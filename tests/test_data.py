@@ -15,8 +15,6 @@ from neobank_cfn.root import root_params
 from neobank_cfn.tiers import data
 from tests.cfn import as_list, condition_holds, one, params_file, props, refs, resources, walk
 
-KEEP = {"Retain", "Snapshot"}
-
 
 @pytest.fixture(scope="module")
 def tpl(tier):

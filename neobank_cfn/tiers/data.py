@@ -22,7 +22,7 @@ Non-secret connection settings are also written to SSM Parameter Store under
 from __future__ import annotations
 
 from troposphere import Equals as CfnEquals
-from troposphere import GetAtt, GetAZs, If, Join, Not, Ref, Select, Split, Sub
+from troposphere import GetAtt, GetAZs, If, Join, Not, Ref, Select, Split, Sub, Template
 from troposphere.dynamodb import (
     AttributeDefinition,
     KeySchema,
@@ -406,7 +406,7 @@ def _values(
     return values
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The data tier template."""
     tt = TierTemplate(tier(config))
     _conditions(tt)
