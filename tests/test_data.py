@@ -406,3 +406,10 @@ def test_the_probe_catches_values_aws_rejects(tmp_path):
     rules = {f.rule for f in lint_paths([probe])}
     # Deprecated Aurora version, instance class Aurora PostgreSQL lacks, unknown Valkey version and node type.
     assert {"W3690", "E3025", "E3695", "E3647"} <= rules, rules
+
+
+def test_root_shows_the_endpoints_and_the_configuration_path(rendered):
+    root_outputs = rendered["root.yaml"]["Outputs"]
+    for name in ("DatabaseEndpoint", "DatabaseReaderEndpoint", "CacheEndpoint", "ConfigParameterPath"):
+        assert root_outputs[name]["Value"] == {"Fn::GetAtt": ["DataStack", f"Outputs.{name}"]}
+    assert "DatabaseSecretArn" not in root_outputs and "CacheAuthSecretArn" not in root_outputs

@@ -157,6 +157,8 @@ CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 MONITORING_INTERVAL = 60  # seconds between enhanced-monitoring samples
 PERFORMANCE_INSIGHTS_DAYS = 7  # the retention included at no charge
 CACHE_TOKEN_KEY = "token"
+# Outputs also shown by the root stack (where operators look first).
+EXPOSED = frozenset({"DatabaseEndpoint", "DatabaseReaderEndpoint", "CacheEndpoint", "ConfigParameterPath"})
 
 PRODUCTION_RULE = Rule(
     "ProductionDataIsProtected",
@@ -440,7 +442,7 @@ def _outputs(config: PlatformConfig) -> tuple[Output, ...]:
         per_table += [contracts.table_name(table.name), contracts.table_arn(table.name)]
         if table.stream:
             per_table.append(contracts.table_stream_arn(table.name))
-    return tuple(Output(p.name, p.description) for p in fixed + tuple(per_table))
+    return tuple(Output(p.name, p.description, expose=p.name in EXPOSED) for p in fixed + tuple(per_table))
 
 
 def tier(config: PlatformConfig) -> Tier:
