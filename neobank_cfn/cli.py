@@ -16,6 +16,7 @@ from neobank_cfn.aws import deploy as deploy_stack
 from neobank_cfn.aws import template_url
 from neobank_cfn.aws import upload as upload_templates
 from neobank_cfn.config import DEFAULT_CONFIG_FILE, PlatformConfig, load_config
+from neobank_cfn.docs import refresh_readme
 from neobank_cfn.errors import UserError
 from neobank_cfn.lint import lint_paths, template_files
 from neobank_cfn.params_check import check_file
@@ -204,3 +205,19 @@ def deploy(stack_name: str, params_file: str, bucket: str, prefix: str, region: 
         click.echo(f"{stack_name}: executing change set {result.change_set}")
     else:
         click.echo(f"{stack_name}: change set {result.change_set} ready; review it, then execute it")
+
+
+@main.command()
+@click.option("--readme", default="README.md", show_default=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--params-dir", default="params", show_default=True, type=click.Path(file_okay=False))
+@CONFIG_OPTION
+@_user_errors
+def docs(readme: str, params_dir: str, config_path: str | None) -> None:
+    """Regenerate the README's parameter table from the templates and params/<env>.json.
+
+    \b
+    Example:
+      neobank-cfn docs
+    """
+    changed = refresh_readme(Path(readme), _platform(config_path), Path(params_dir))
+    click.echo(f"{readme}: {'parameter table updated' if changed else 'up to date'}")

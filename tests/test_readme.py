@@ -30,3 +30,11 @@ def test_every_command_is_documented():
 def test_the_two_commands_come_first():
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     assert "make templates" in first_block and "make test" in first_block
+
+
+def test_parameter_table_is_current(plat, tmp_path):
+    from neobank_cfn.docs import refresh_readme
+
+    copy = tmp_path / "README.md"
+    copy.write_text(README)
+    assert not refresh_readme(copy, plat, PROJECT / "params"), "README parameter table is stale: run `make docs`"
