@@ -334,7 +334,7 @@ def test_inputs_come_from_the_other_tiers_and_root_parameters(tpl, plat):
     used = refs(tpl["Resources"]) | refs(tpl["Outputs"]) | refs(tpl.get("Conditions", {}))
     subs = " ".join(n["Fn::Sub"] for n in walk(tpl) if isinstance(n, dict) and isinstance(n.get("Fn::Sub"), str))
     for name in params:
-        assert name in used or f"${{{name}}}" in subs or name in ("CostCenter", "Owner"), f"{name} is unused"
+        assert name in used or f"${{{name}}}" in subs, f"{name} is unused"
 
 
 # --- AWS values: every allowed parameter value is one AWS accepts (per cfn-lint's AWS data) --------

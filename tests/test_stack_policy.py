@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from neobank_cfn.lint import template_files
 from neobank_cfn.render import render, templates, write_files
@@ -97,3 +99,35 @@ def test_lint_skips_the_policy_files(plat, tmp_path):
     write_files(tmp_path, render(plat))
     linted = {p.name for p in template_files(tmp_path)}
     assert linted == {f"{n}.yaml" for n in plat.names}
+
+
+NESTED = """
+Resources:
+  Marker:
+    Type: AWS::SSM::Parameter
+    Properties: {Name: /neobank/dev/marker, Type: String, Value: data}
+"""
+
+
+def test_documented_procedure_sets_a_policy_on_the_nested_stack(monkeypatch):
+    """docs/data.md: find the tier's nested stack in the root's resources, then set its policy (moto)."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    body = (PROJECT / "templates" / "stack-policy-data.json").read_text()
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-1")
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket="tpl", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_object(Bucket="tpl", Key="data.yaml", Body=NESTED)
+        root = {"Resources": {"DataStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+            "TemplateURL": "https://tpl.s3.eu-west-1.amazonaws.com/data.yaml"}}}}  # fmt: skip
+        cfn = session.client("cloudformation")
+        cfn.create_stack(StackName="neobank-dev", TemplateBody=json.dumps(root))
+        nested = cfn.describe_stack_resource(StackName="neobank-dev", LogicalResourceId="DataStack")
+        nested_id = nested["StackResourceDetail"]["PhysicalResourceId"]
+        assert nested_id != "neobank-dev"
+        cfn.set_stack_policy(StackName=nested_id, StackPolicyBody=body)
+        assert json.loads(cfn.get_stack_policy(StackName=nested_id)["StackPolicyBody"]) == json.loads(body)
+        assert "StackPolicyBody" not in cfn.get_stack_policy(StackName="neobank-dev")  # the root stays without
