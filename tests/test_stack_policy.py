@@ -9,6 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from neobank_cfn.aws import protect
+from neobank_cfn.errors import UserError
 from neobank_cfn.lint import template_files
 from neobank_cfn.render import render, templates, write_files
 from neobank_cfn.stack_policy import (
@@ -101,33 +103,54 @@ def test_lint_skips_the_policy_files(plat, tmp_path):
     assert linted == {f"{n}.yaml" for n in plat.names}
 
 
-NESTED = """
-Resources:
-  Marker:
-    Type: AWS::SSM::Parameter
-    Properties: {Name: /neobank/dev/marker, Type: String, Value: data}
-"""
-
-
-def test_documented_procedure_sets_a_policy_on_the_nested_stack(monkeypatch):
-    """docs/data.md: find the tier's nested stack in the root's resources, then set its policy (moto)."""
+@pytest.fixture
+def deployed(monkeypatch):
+    """A moto root stack with a DataStack and a KeysStack nested stack (small bodies moto can create)."""
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    body = (PROJECT / "templates" / "stack-policy-data.json").read_text()
     with mock_aws():
         session = boto3.session.Session(region_name="eu-west-1")
         s3 = session.client("s3")
         s3.create_bucket(Bucket="tpl", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        s3.put_object(Bucket="tpl", Key="data.yaml", Body=NESTED)
-        root = {"Resources": {"DataStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {
-            "TemplateURL": "https://tpl.s3.eu-west-1.amazonaws.com/data.yaml"}}}}  # fmt: skip
-        cfn = session.client("cloudformation")
-        cfn.create_stack(StackName="neobank-dev", TemplateBody=json.dumps(root))
-        nested = cfn.describe_stack_resource(StackName="neobank-dev", LogicalResourceId="DataStack")
-        nested_id = nested["StackResourceDetail"]["PhysicalResourceId"]
-        assert nested_id != "neobank-dev"
-        cfn.set_stack_policy(StackName=nested_id, StackPolicyBody=body)
-        assert json.loads(cfn.get_stack_policy(StackName=nested_id)["StackPolicyBody"]) == json.loads(body)
-        assert "StackPolicyBody" not in cfn.get_stack_policy(StackName="neobank-dev")  # the root stays without
+        s3.put_object(Bucket="tpl", Key="nested.yaml", Body="Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+        url = "https://tpl.s3.eu-west-1.amazonaws.com/nested.yaml"
+        root = {
+            "Resources": {
+                logical: {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}
+                for logical in ("DataStack", "KeysStack")
+            }
+        }
+        session.client("cloudformation").create_stack(StackName="neobank-dev", TemplateBody=json.dumps(root))
+        yield session
+
+
+def _policies(tmp_path, *tiers):
+    for tier in tiers:
+        source = PROJECT / "templates" / f"stack-policy-{tier}.json"
+        (tmp_path / source.name).write_text(source.read_text())
+    return tmp_path
+
+
+def test_protect_sets_each_policy_on_its_nested_stack_and_not_the_root(deployed, tmp_path):
+    applied = protect("neobank-dev", _policies(tmp_path, "data", "keys"), deployed)
+    cfn = deployed.client("cloudformation")
+    assert [name for name, _ in applied] == ["stack-policy-data.json", "stack-policy-keys.json"]
+    for name, stack_id in applied:
+        logical = "DataStack" if "data" in name else "KeysStack"
+        expected = cfn.describe_stack_resource(StackName="neobank-dev", LogicalResourceId=logical)
+        assert stack_id == expected["StackResourceDetail"]["PhysicalResourceId"] != "neobank-dev"
+        policy = json.loads(cfn.get_stack_policy(StackName=stack_id)["StackPolicyBody"])
+        assert policy == json.loads((tmp_path / name).read_text())
+    assert "StackPolicyBody" not in cfn.get_stack_policy(StackName="neobank-dev")
+
+
+def test_protect_names_a_tier_the_stack_does_not_have(deployed, tmp_path):
+    with pytest.raises(UserError, match=r"has no nested stack MessagingStack for stack-policy-messaging\.json"):
+        protect("neobank-dev", _policies(tmp_path, "messaging"), deployed)
+
+
+def test_protect_unknown_root_stack_is_one_line(deployed, tmp_path):
+    with pytest.raises(UserError, match=r"^list the resources of nope: ValidationError"):
+        protect("nope", _policies(tmp_path, "data"), deployed)
