@@ -170,6 +170,32 @@ def test_resource_policies_open_to_everyone_only_deny(rendered, name):
                     assert statement["Effect"] == "Deny", f"{name}: {logical} allows everyone"
 
 
+# Resource type -> the policy types (and their property naming the resource) that can make it TLS-only.
+TLS_POLICIES = {
+    "AWS::SQS::Queue": (("AWS::SQS::QueuePolicy", "Queues"), ("AWS::SQS::QueueInlinePolicy", "Queue")),
+    "AWS::SNS::Topic": (("AWS::SNS::TopicPolicy", "Topics"), ("AWS::SNS::TopicInlinePolicy", "TopicArn")),
+}
+INSECURE = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _denies_plain_http(template: dict, logical: str, policy_types: tuple[tuple[str, str], ...]) -> bool:
+    for policy_type, key in policy_types:
+        for policy in resources(template, policy_type).values():
+            if {"Ref": logical} not in as_list(props(policy)[key]):
+                continue
+            for statement in props(policy)["PolicyDocument"]["Statement"]:
+                everyone = statement.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]})
+                if statement["Effect"] == "Deny" and everyone and statement.get("Condition") == INSECURE:
+                    return True
+    return False
+
+
+def test_queues_and_topics_refuse_requests_without_tls(rendered, name):
+    for type_, policy_types in TLS_POLICIES.items():
+        for logical in resources(rendered[name], type_):
+            assert _denies_plain_http(rendered[name], logical, policy_types), f"{name}: {logical} accepts plain HTTP"
+
+
 def _taggable_types() -> dict[str, str]:
     """Resource type -> its tag property, from troposphere's resource classes."""
     found: dict[str, str] = {}
