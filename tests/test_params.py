@@ -38,7 +38,9 @@ def test_dev_is_cheap_and_prod_is_highly_available():
     assert (prod["NatGateways"], prod["AzCount"]) == ("per-az", "3")
 
 
-def _write(tmp_path, base="dev", **overrides):
+def _write(tmp_path, base=None, **overrides):
+    # A production mistake starts from the production file, so only the mistake itself breaks a rule.
+    base = base or ("prod" if overrides.get("Environment") == "prod" else "dev")
     values = _values(PROJECT / f"params/{base}.json") | overrides
     path = tmp_path / "p.json"
     entries = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if v is not None]
