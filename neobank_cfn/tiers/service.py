@@ -404,14 +404,15 @@ def _repository(tt: TierTemplate, service: ServiceConfig) -> Repository:
 
 
 def _secrets(tt: TierTemplate, service: ServiceConfig) -> list[Secret]:
-    """Container secrets: the database user from the RDS-managed JSON secret, the cache token, the API key."""
+    """Container secrets, each one JSON key of a secret (the data tier's formats): the database user of
+    the RDS-managed secret, the cache AUTH ``token``, the partner ``apiKey``."""
     secrets = [
         Secret(Name="SPRING_DATASOURCE_USERNAME", ValueFrom=Sub("${DatabaseSecretArn}:username::")),
         Secret(Name="SPRING_DATASOURCE_PASSWORD", ValueFrom=Sub("${DatabaseSecretArn}:password::")),
-        Secret(Name="SPRING_DATA_REDIS_PASSWORD", ValueFrom=tt.ref("CacheAuthSecretArn")),
+        Secret(Name="SPRING_DATA_REDIS_PASSWORD", ValueFrom=Sub("${CacheAuthSecretArn}:token::")),
     ]
     if service.partner_api_key:
-        secrets.append(Secret(Name="PARTNER_API_KEY", ValueFrom=tt.ref("PartnerApiKeySecretArn")))
+        secrets.append(Secret(Name="PARTNER_API_KEY", ValueFrom=Sub("${PartnerApiKeySecretArn}:apiKey::")))
     return secrets
 
 
@@ -595,13 +596,12 @@ def _task_statements(tt: TierTemplate, service: ServiceConfig) -> list:
             )
         )
     statements += [
+        # ConfigParameterPath starts and ends with "/": the wildcard covers the path (for
+        # GetParametersByPath) and every parameter under it.
         allow(
             "ReadConfiguration",
             actions("ssm", "GetParameter", "GetParameters", "GetParametersByPath"),
-            [
-                Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterPath}"),
-                Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterPath}/*"),
-            ],
+            [Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterPath}*")],
         ),
         allow_unscoped(
             "SendTraces",
