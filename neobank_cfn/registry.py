@@ -14,7 +14,7 @@ def platform_tiers(config: PlatformConfig) -> tuple[Tier, ...]:
         network.TIER,
         security.TIER,
         data.tier(config),
-        ingress.TIER,
         messaging.tier(config),
+        ingress.TIER,
         *service.tiers(config),
     )

@@ -18,6 +18,7 @@ from moto.sqs.models import sqs_backends
 from neobank_cfn import contracts
 from neobank_cfn.config import PlatformConfig, parse_config
 from neobank_cfn.errors import UserError
+from neobank_cfn.lint import lint_paths
 from neobank_cfn.naming import pascal
 from neobank_cfn.render import platform, to_text
 from neobank_cfn.tiers import messaging
@@ -409,3 +410,9 @@ def test_deployed_to_moto_the_names_and_redrive_settings_hold(plat):
                 "sourceQueueArns": [attributes["QueueArn"]],
             }
             assert dlq.fifo_queue is queue.fifo
+
+
+def test_the_extended_template_is_lint_clean(tmp_path):
+    path = tmp_path / "messaging.yaml"
+    path.write_text(to_text(messaging.build(_extended_config()), "yaml"))
+    assert [str(f) for f in lint_paths([path])] == []

@@ -38,9 +38,7 @@ def test_dev_is_cheap_and_prod_is_highly_available():
     assert (prod["NatGateways"], prod["AzCount"]) == ("per-az", "3")
 
 
-def _write(tmp_path, base=None, **overrides):
-    # A production mistake starts from the production file, so only the mistake itself breaks a rule.
-    base = base or ("prod" if overrides.get("Environment") == "prod" else "dev")
+def _write(tmp_path, base="dev", **overrides):
     values = _values(PROJECT / f"params/{base}.json") | overrides
     path = tmp_path / "p.json"
     entries = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if v is not None]
@@ -72,6 +70,7 @@ def test_each_mistake_is_one_line_naming_the_key(plat, tmp_path, overrides, expe
         ({"LoadBalancerDeletionProtection": "false"}, "rule ProductionProtectsTheLoadBalancer fails"),
         ({"FargateBase": "0"}, "rule ProductionKeepsAnOnDemandBase fails"),
         ({"FargateWeight": "0"}, "rule CapacityStrategyPlacesTasks fails"),
+        ({"DeletionProtection": "false"}, "rule ProductionDataIsProtected fails"),
     ],
 )
 def test_each_broken_rule_in_prod_is_one_line_naming_the_rule(plat, tmp_path, overrides, expected):

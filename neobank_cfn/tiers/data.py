@@ -22,7 +22,7 @@ Non-secret connection settings are also written to SSM Parameter Store under
 from __future__ import annotations
 
 from troposphere import Equals as CfnEquals
-from troposphere import GetAtt, GetAZs, If, Join, Not, Ref, Select, Split, Sub
+from troposphere import GetAtt, GetAZs, If, Join, Not, Ref, Select, Split, Sub, Template
 from troposphere.dynamodb import (
     AttributeDefinition,
     KeySchema,
@@ -157,6 +157,8 @@ CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 MONITORING_INTERVAL = 60  # seconds between enhanced-monitoring samples
 PERFORMANCE_INSIGHTS_DAYS = 7  # the retention included at no charge
 CACHE_TOKEN_KEY = "token"
+# Outputs also shown by the root stack (where operators look first).
+EXPOSED = frozenset({"DatabaseEndpoint", "DatabaseReaderEndpoint", "CacheEndpoint", "ConfigParameterPath"})
 
 PRODUCTION_RULE = Rule(
     "ProductionDataIsProtected",
@@ -406,7 +408,7 @@ def _values(
     return values
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The data tier template."""
     tt = TierTemplate(tier(config))
     _conditions(tt)
@@ -440,7 +442,7 @@ def _outputs(config: PlatformConfig) -> tuple[Output, ...]:
         per_table += [contracts.table_name(table.name), contracts.table_arn(table.name)]
         if table.stream:
             per_table.append(contracts.table_stream_arn(table.name))
-    return tuple(Output(p.name, p.description) for p in fixed + tuple(per_table))
+    return tuple(Output(p.name, p.description, expose=p.name in EXPOSED) for p in fixed + tuple(per_table))
 
 
 def tier(config: PlatformConfig) -> Tier:
