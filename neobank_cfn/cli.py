@@ -21,6 +21,7 @@ from neobank_cfn.docs import refresh_readme
 from neobank_cfn.errors import UserError
 from neobank_cfn.lint import lint_paths, template_files
 from neobank_cfn.params_check import check_file
+from neobank_cfn.params_sync import missing, report, sync_files
 from neobank_cfn.render import FORMATS, Platform, platform, render, write_files
 from neobank_cfn.root import root_params
 
@@ -151,6 +152,32 @@ def params_check(files: tuple[str, ...], config_path: str | None) -> None:
     if problems:
         sys.exit(1)
     click.echo(f"{len(files)} parameter files OK")
+
+
+@params.command("sync")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@CONFIG_OPTION
+@_user_errors
+def params_sync(files: tuple[str, ...], config_path: str | None) -> None:
+    """Add every missing root parameter, with its default, to parameter files.
+
+    Values already in a file are kept; entries are written in root-parameter order, each file
+    replaced atomically. A parameter without a default is reported (exit 1), never invented: add
+    its value by hand. Run `params check` afterwards to validate the values.
+
+    \b
+    Example (after adding a service to platform.yaml):
+      neobank-cfn params sync params/*.json && neobank-cfn params check params/*.json
+    """
+    plat = _platform(config_path)
+    results = sync_files([Path(name) for name in files], root_params(plat.wiring, False))
+    problems = [line for result in results for line in missing(result)]
+    for line in [line for result in results for line in report(result)]:
+        click.echo(line)
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        sys.exit(1)
 
 
 def _session(region: str | None) -> boto3.session.Session:

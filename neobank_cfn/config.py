@@ -19,6 +19,9 @@ from neobank_cfn.errors import UserError
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 24
 DEFAULT_CONFIG_FILE = "platform.yaml"
+# Bounds of a service's request-count scaling target (ALB requests per task per minute).
+MIN_REQUESTS_PER_TARGET = 10
+MAX_REQUESTS_PER_TARGET = 100000
 
 # Valid Fargate task sizes: CPU units -> memory (MiB) allowed with it.
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -78,6 +81,8 @@ class ServiceConfig:
     max_capacity: int = 6
     health_path: str = "/actuator/health"
     host: str | None = None
+    requests_per_target: int = 1000
+    partner_api_key: bool = False
     consumes: tuple[str, ...] = ()
     sends: tuple[str, ...] = ()
     publishes: tuple[str, ...] = ()
@@ -105,6 +110,10 @@ class PlatformConfig:
     def table(self, name: str) -> TableConfig:
         """The table called ``name``."""
         return next(t for t in self.tables if t.name == name)
+
+    def service(self, name: str) -> ServiceConfig:
+        """The service called ``name``."""
+        return next(s for s in self.services if s.name == name)
 
 
 DEFAULT_CONFIG = PlatformConfig(
@@ -140,6 +149,7 @@ DEFAULT_CONFIG = PlatformConfig(
             sends=("ledger-postings",),
             publishes=("domain-events",),
             tables=("idempotency-keys", "transaction-events"),
+            partner_api_key=True,
             description="Accounts, balances and payments (Spring Boot)",
         ),
     ),
@@ -280,6 +290,11 @@ def _validate_service(service: ServiceConfig, config: PlatformConfig, source: st
         )
     if not 1 <= service.min_capacity <= service.desired_count <= service.max_capacity <= 100:
         raise UserError(f"{where}: needs 1 <= min_capacity <= desired_count <= max_capacity <= 100")
+    if not MIN_REQUESTS_PER_TARGET <= service.requests_per_target <= MAX_REQUESTS_PER_TARGET:
+        raise UserError(
+            f"{where}: requests_per_target {service.requests_per_target} must be "
+            f"{MIN_REQUESTS_PER_TARGET}-{MAX_REQUESTS_PER_TARGET} (requests per task per minute)"
+        )
     _known(service.consumes, {q.name for q in config.queues}, f"{where}: consumes", "queues")
     _known(service.sends, {q.name for q in config.queues}, f"{where}: sends", "queues")
     _known(service.publishes, {t.name for t in config.topics}, f"{where}: publishes", "topics")

@@ -31,7 +31,19 @@ def test_version(run):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["build"], ["lint"], ["params"], ["params", "check"], ["upload"], ["deploy"], ["protect"], ["docs"]]
+    "command",
+    [
+        [],
+        ["build"],
+        ["lint"],
+        ["params"],
+        ["params", "check"],
+        ["params", "sync"],
+        ["upload"],
+        ["deploy"],
+        ["protect"],
+        ["docs"],
+    ],
 )
 def test_every_command_has_help_with_an_example(run, command):
     result = run(*command, "--help")

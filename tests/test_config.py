@@ -27,6 +27,8 @@ SERVICE = {"name": "core-banking", "path": "/core/*"}
         ({"services": [{**SERVICE, "colour": "red"}]}, "unknown key 'colour'"),
         ({"services": [{"path": "/x/*"}]}, "missing required key"),
         ({"services": [{**SERVICE, "cpu": "512"}]}, "cpu: must be a whole number"),
+        ({"services": [{**SERVICE, "requests_per_target": 5}]}, "requests_per_target 5 must be 10-100000"),
+        ({"services": [{**SERVICE, "partner_api_key": "yes"}]}, "partner_api_key: must be true or false"),
         (
             {
                 "queues": [{"name": "q", "fifo": True}],

@@ -122,12 +122,23 @@ def test_every_security_group_rule_is_described(rendered, name):
             assert props(res).get("SecurityGroupEgress"), f"{name}: {logical} keeps the default allow-all egress"
 
 
+def _branches(node: object):
+    """``node`` itself, or both branches of an ``Fn::If`` (recursively), minus ``AWS::NoValue``."""
+    if isinstance(node, dict) and "Fn::If" in node:
+        for branch in node["Fn::If"][1:]:
+            yield from _branches(branch)
+    elif node != {"Ref": "AWS::NoValue"}:
+        yield node
+
+
 def _identity_policies(template: dict):
     for logical, res in resources(template).items():
         p = props(res)
         if res["Type"] == "AWS::IAM::Role":
-            for policy in p.get("Policies", []):
-                yield logical, policy["PolicyDocument"]
+            # A conditional inline policy (e.g. ECS Exec only when enabled) is checked in both branches.
+            for entry in p.get("Policies", []):
+                for policy in _branches(entry):
+                    yield logical, policy["PolicyDocument"]
         elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             yield logical, p["PolicyDocument"]
 
