@@ -13,6 +13,7 @@ from neobank_cfn.parameters import Param, arn, identifier
 DATA = "Data"
 MESSAGING = "Messaging"
 APPLICATION = "Application"
+IDENTITY = "Identity"
 
 _HOST = r"^[A-Za-z0-9.-]+$"
 _NUMBER = r"^[0-9]+$"
@@ -97,3 +98,14 @@ LOAD_BALANCER_FULL_NAME = identifier(
     "LoadBalancerFullName", "Load balancer name as CloudWatch dimensions use it.", group=APPLICATION, pattern=_NAME
 )
 LOAD_BALANCER_DNS_NAME = identifier("LoadBalancerDnsName", "Load balancer DNS name.", group=APPLICATION, pattern=_HOST)
+
+# Identity tier (customer tokens the API's JWT authorizer accepts: Cognito, or an external OIDC issuer).
+JWT_ISSUER = identifier("JwtIssuer", "Issuer URL of customer access tokens.", group=IDENTITY, pattern=_URL)
+JWT_AUDIENCE = identifier(
+    "JwtAudience", "Audience (client id) customer tokens must carry.", group=IDENTITY, pattern=r"^[A-Za-z0-9._:/-]+$"
+)
+
+# Header the API sets on every request it forwards to the load balancer, overwriting any value a client
+# sent: the caller's source IP as API Gateway saw it. API Gateway reserves X-Forwarded-For (it cannot be
+# mapped), so behind the VPC link this is the one trustworthy client address for WAF and the services.
+CLIENT_IP_HEADER = "X-Client-Ip"
