@@ -39,7 +39,9 @@ def test_dev_is_cheap_and_prod_is_highly_available():
 
 
 def _write(tmp_path, **overrides):
-    values = _values(PROJECT / "params/dev.json") | overrides
+    # Start from the file of the environment under test, so only the overridden key can break a rule.
+    base = overrides.get("Environment") or "dev"
+    values = _values(PROJECT / f"params/{base}.json") | overrides
     path = tmp_path / "p.json"
     entries = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if v is not None]
     path.write_text(json.dumps(entries))
