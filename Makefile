@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help templates test lint params-check fmt clean
+.PHONY: help templates test lint params-check docs fmt clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ test: $(TEST_STAMP) ## Lint the code, then run every test (sets up .venv first)
 
 lint: templates ## cfn-lint every template in templates/ (0 errors, warnings, informational)
 	$(BIN)/neobank-cfn lint templates
+
+docs: $(BASE_STAMP) ## Regenerate the README's parameter table
+	$(BIN)/neobank-cfn docs
 
 params-check: $(BASE_STAMP) ## Check params/*.json against the root template
 	$(BIN)/neobank-cfn params check params/*.json

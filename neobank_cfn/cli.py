@@ -8,10 +8,15 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import boto3
 import click
 
 from neobank_cfn import __version__
+from neobank_cfn.aws import deploy as deploy_stack
+from neobank_cfn.aws import template_url
+from neobank_cfn.aws import upload as upload_templates
 from neobank_cfn.config import DEFAULT_CONFIG_FILE, PlatformConfig, load_config
+from neobank_cfn.docs import refresh_readme
 from neobank_cfn.errors import UserError
 from neobank_cfn.lint import lint_paths, template_files
 from neobank_cfn.params_check import check_file
@@ -145,3 +150,74 @@ def params_check(files: tuple[str, ...], config_path: str | None) -> None:
     if problems:
         sys.exit(1)
     click.echo(f"{len(files)} parameter files OK")
+
+
+def _session(region: str | None) -> boto3.session.Session:
+    return boto3.session.Session(region_name=region)
+
+
+@main.command()
+@click.option("--bucket", required=True, help="S3 bucket for the templates (the TemplatesBucket parameter).")
+@click.option("--prefix", default="", help="Key prefix ending in '/' (the TemplatesPrefix parameter).")
+@click.option("--dir", "directory", default="templates", show_default=True, type=click.Path(file_okay=False))
+@click.option("--region", default=None, help="AWS region (default: from the AWS configuration).")
+@_user_errors
+def upload(bucket: str, prefix: str, directory: str, region: str | None) -> None:
+    """Upload the templates to S3 so the root template can find its tiers.
+
+    Prints the S3 URL of root.yaml to paste into the console ("Amazon S3 URL").
+
+    \b
+    Example:
+      neobank-cfn upload --bucket acme-neobank-cfn-templates-dev --prefix neobank/
+    """
+    session = _session(region)
+    for key in upload_templates(Path(directory), bucket, prefix, session):
+        click.echo(f"uploaded s3://{bucket}/{key}")
+    click.echo(f"root template: {template_url(bucket, prefix, session.region_name)}")
+
+
+@main.command()
+@click.option("--stack-name", required=True, help="Name of the root stack, e.g. neobank-dev.")
+@click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False), help="params/<env>.json")
+@click.option("--bucket", required=True, help="S3 bucket the templates were uploaded to.")
+@click.option("--prefix", default="", help="Key prefix the templates were uploaded under.")
+@click.option("--region", default=None, help="AWS region (default: from the AWS configuration).")
+@click.option("--no-execute", is_flag=True, help="Create the change set and show it, but do not execute it.")
+@_user_errors
+def deploy(stack_name: str, params_file: str, bucket: str, prefix: str, region: str | None, no_execute: bool) -> None:
+    """Create or update the root stack through a change set (nested changes included).
+
+    Upload the templates first (`neobank-cfn upload`); then follow the stack in the console or with
+    `aws cloudformation wait stack-create-complete` / `stack-update-complete`.
+
+    \b
+    Example:
+      neobank-cfn deploy --stack-name neobank-dev --params params/dev.json \\
+        --bucket acme-neobank-cfn-templates-dev --prefix neobank/ --no-execute
+    """
+    result = deploy_stack(stack_name, Path(params_file), bucket, prefix, _session(region), execute=not no_execute)
+    for change in result.changes:
+        click.echo(change)
+    if result.status == "NO_CHANGES":
+        click.echo(f"{stack_name}: no changes")
+    elif result.executed:
+        click.echo(f"{stack_name}: executing change set {result.change_set}")
+    else:
+        click.echo(f"{stack_name}: change set {result.change_set} ready; review it, then execute it")
+
+
+@main.command()
+@click.option("--readme", default="README.md", show_default=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--params-dir", default="params", show_default=True, type=click.Path(file_okay=False))
+@CONFIG_OPTION
+@_user_errors
+def docs(readme: str, params_dir: str, config_path: str | None) -> None:
+    """Regenerate the README's parameter table from the templates and params/<env>.json.
+
+    \b
+    Example:
+      neobank-cfn docs
+    """
+    changed = refresh_readme(Path(readme), _platform(config_path), Path(params_dir))
+    click.echo(f"{readme}: {'parameter table updated' if changed else 'up to date'}")

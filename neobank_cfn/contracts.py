@@ -98,6 +98,13 @@ LOAD_BALANCER_FULL_NAME = identifier(
     "LoadBalancerFullName", "Load balancer name as CloudWatch dimensions use it.", group=APPLICATION, pattern=_NAME
 )
 LOAD_BALANCER_DNS_NAME = identifier("LoadBalancerDnsName", "Load balancer DNS name.", group=APPLICATION, pattern=_HOST)
+EXEC_LOG_GROUP_NAME = identifier(
+    "ExecLogGroupName", "Log group of ECS Exec sessions (task roles write to it).", group=APPLICATION, pattern=_NAME
+)
+EXEC_LOG_GROUP_ARN = arn(
+    "ExecLogGroupArn", "logs", "Log group of ECS Exec sessions (for scoping task-role policies).", group=APPLICATION,
+    resource="log-group:.+",
+)  # fmt: skip
 
 # Identity tier (customer tokens the API's JWT authorizer accepts: Cognito, or an external OIDC issuer).
 JWT_ISSUER = identifier("JwtIssuer", "Issuer URL of customer access tokens.", group=IDENTITY, pattern=_URL)

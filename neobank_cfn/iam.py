@@ -115,6 +115,33 @@ def deny_insecure_transport(sid: str, action_list: Iterable[Action], resources: 
     )
 
 
+def allow_principal(
+    sid: str,
+    principal: Principal,
+    action_list: Iterable[Action],
+    resources: Iterable[object],
+    *conditions: ConditionElement,
+) -> Statement:
+    """Resource-policy statement: allow ``principal`` ``action_list`` on exactly ``resources``.
+
+    For queue, topic and bucket policies; ``conditions`` (e.g. ``aws:SourceArn``) narrow a service
+    principal to the one resource acting for this account.
+    """
+    resource_list = list(resources)
+    if not resource_list or "*" in resource_list:
+        raise ValueError(f"statement {sid}: name the resources the principal may act on")
+    kwargs: dict = {
+        "Sid": sid,
+        "Effect": Allow,
+        "Principal": principal,
+        "Action": list(action_list),
+        "Resource": resource_list,
+    }
+    if conditions:
+        kwargs["Condition"] = Condition(list(conditions))
+    return Statement(**kwargs)
+
+
 def inline_policy(name: str, *statements: Statement) -> RolePolicy:
     """An inline role policy (``Policies`` entry) named ``name``."""
     return RolePolicy(PolicyName=name, PolicyDocument=document(*statements))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from neobank_cfn.config import PlatformConfig
 from neobank_cfn.tier import Tier
-from neobank_cfn.tiers import api, identity, keys, network, security
+from neobank_cfn.tiers import api, identity, ingress, keys, messaging, network, security
 
 
 def platform_tiers(config: PlatformConfig) -> tuple[Tier, ...]:
     """Every tier of the platform for ``config`` (per-service tiers come one per service)."""
-    del config  # no tier varies in number with the configuration yet
-    return (keys.TIER, network.TIER, security.TIER, identity.TIER, api.TIER)
+    return (keys.TIER, network.TIER, security.TIER, messaging.tier(config), ingress.TIER, identity.TIER, api.TIER)

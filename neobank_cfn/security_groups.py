@@ -32,6 +32,31 @@ def _peer(source: SecurityGroup | None, cidr: object | None, field: str) -> dict
     return {field: Ref(source)} if source is not None else {"CidrIp": cidr}
 
 
+def _rule(
+    tt: TierTemplate,
+    cls: type,
+    logical: str,
+    group: SecurityGroup,
+    port: int,
+    description: str,
+    peer: dict,
+    condition: str | None,
+) -> SecurityGroupIngress | SecurityGroupEgress:
+    extra = {"Condition": condition} if condition else {}
+    return tt.add(
+        cls(
+            logical,
+            GroupId=Ref(group),
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            Description=description,
+            **peer,
+            **extra,
+        )
+    )
+
+
 def ingress(
     tt: TierTemplate,
     logical: str,
@@ -44,19 +69,8 @@ def ingress(
     condition: str | None = None,
 ) -> SecurityGroupIngress:
     """Allow TCP ``port`` into ``group`` from the ``source`` group (or, for public listeners, a CIDR)."""
-    extra = {"Condition": condition} if condition else {}
-    return tt.add(
-        SecurityGroupIngress(
-            logical,
-            GroupId=Ref(group),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            Description=description,
-            **_peer(source, cidr, "SourceSecurityGroupId"),
-            **extra,
-        )
-    )
+    peer = _peer(source, cidr, "SourceSecurityGroupId")
+    return _rule(tt, SecurityGroupIngress, logical, group, port, description, peer, condition)
 
 
 def egress(
@@ -70,14 +84,5 @@ def egress(
     cidr: object | None = None,
 ) -> SecurityGroupEgress:
     """Allow TCP ``port`` out of ``group`` to the ``destination`` group (or a CIDR)."""
-    return tt.add(
-        SecurityGroupEgress(
-            logical,
-            GroupId=Ref(group),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            Description=description,
-            **_peer(destination, cidr, "DestinationSecurityGroupId"),
-        )
-    )
+    peer = _peer(destination, cidr, "DestinationSecurityGroupId")
+    return _rule(tt, SecurityGroupEgress, logical, group, port, description, peer, None)

@@ -108,6 +108,16 @@ class TierTemplate:
         """Waive one cfn-lint rule on one resource, with the written reason kept beside it."""
         resource.Metadata = waiver(rule_id, reason, getattr(resource, "Metadata", None) or {})
 
+    def exempt(self, resource: AWSObject, topic: str, reason: str) -> None:
+        """Record a departure from a project invariant that no cfn-lint rule flags, with its reason.
+
+        The reason goes under ``Waivers`` (keyed by ``topic``) without ignoring any cfn-lint rule;
+        the invariant tests read it, e.g. a bucket that AWS requires to use SSE-S3.
+        """
+        metadata = dict(getattr(resource, "Metadata", None) or {})
+        metadata["Waivers"] = {**metadata.get("Waivers", {}), topic: reason}
+        resource.Metadata = metadata
+
     def finish(self) -> Template:
         """Tag every taggable resource, add console metadata, and check the outputs match the contract."""
         missing = sorted(set(self._outputs) - set(self.template.outputs))

@@ -30,7 +30,7 @@ def test_version(run):
     assert __version__ in run("--version").output
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["lint"], ["params"], ["params", "check"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["lint"], ["params"], ["params", "check"], ["upload"], ["deploy"]])
 def test_every_command_has_help_with_an_example(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and ("Example" in result.output or command == ["params"])

@@ -170,6 +170,32 @@ def test_resource_policies_open_to_everyone_only_deny(rendered, name):
                     assert statement["Effect"] == "Deny", f"{name}: {logical} allows everyone"
 
 
+# Resource type -> the policy types (and their property naming the resource) that can make it TLS-only.
+TLS_POLICIES = {
+    "AWS::SQS::Queue": (("AWS::SQS::QueuePolicy", "Queues"), ("AWS::SQS::QueueInlinePolicy", "Queue")),
+    "AWS::SNS::Topic": (("AWS::SNS::TopicPolicy", "Topics"), ("AWS::SNS::TopicInlinePolicy", "TopicArn")),
+}
+INSECURE = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _denies_plain_http(template: dict, logical: str, policy_types: tuple[tuple[str, str], ...]) -> bool:
+    for policy_type, key in policy_types:
+        for policy in resources(template, policy_type).values():
+            if {"Ref": logical} not in as_list(props(policy)[key]):
+                continue
+            for statement in props(policy)["PolicyDocument"]["Statement"]:
+                everyone = statement.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]})
+                if statement["Effect"] == "Deny" and everyone and statement.get("Condition") == INSECURE:
+                    return True
+    return False
+
+
+def test_queues_and_topics_refuse_requests_without_tls(rendered, name):
+    for type_, policy_types in TLS_POLICIES.items():
+        for logical in resources(rendered[name], type_):
+            assert _denies_plain_http(rendered[name], logical, policy_types), f"{name}: {logical} accepts plain HTTP"
+
+
 def _taggable_types() -> dict[str, str]:
     """Resource type -> its tag property, from troposphere's resource classes."""
     found: dict[str, str] = {}
@@ -239,3 +265,47 @@ def test_no_walk_finds_plain_http_urls(rendered, name):
     for node in walk(rendered[name]):
         if isinstance(node, str) and node.startswith("http://"):
             pytest.fail(f"{name}: plain-HTTP URL {node}")
+
+
+def _secure_transport_denied(template: dict, bucket: str) -> bool:
+    """True when a bucket policy in ``template`` denies every non-TLS request to ``bucket``."""
+    for res in resources(template, "AWS::S3::BucketPolicy").values():
+        if props(res).get("Bucket") != {"Ref": bucket}:
+            continue
+        for statement in props(res)["PolicyDocument"]["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                and as_list(statement["Action"]) == ["s3:*"]
+            ):
+                return True
+    return False
+
+
+def test_buckets_block_public_access_and_take_tls_only(rendered, name):
+    for logical, res in resources(rendered[name], "AWS::S3::Bucket").items():
+        block = props(res).get("PublicAccessBlockConfiguration", {})
+        flags = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+        assert all(block.get(flag) is True for flag in flags), f"{name}: bucket {logical} allows public access"
+        assert _secure_transport_denied(rendered[name], logical), f"{name}: bucket {logical} accepts plain HTTP"
+
+
+def test_listeners_are_tls13_or_redirect_to_https(rendered, name):
+    for logical, res in resources(rendered[name], "AWS::ElasticLoadBalancingV2::Listener").items():
+        p = props(res)
+        if p.get("Protocol") == "HTTPS":
+            # TLS13-1-2-* and TLS13-1-3-* offer TLS 1.3 and nothing older than 1.2 (TLS13-1-0/1-1 do).
+            assert re.match(r"ELBSecurityPolicy-TLS13-1-[23]-", str(p.get("SslPolicy", ""))), (
+                f"{name}: {logical} must take TLS 1.3 and nothing older than TLS 1.2"
+            )
+            continue
+        actions = p["DefaultActions"]
+        assert actions and all(
+            a["Type"] == "redirect" and a["RedirectConfig"].get("Protocol") == "HTTPS" for a in actions
+        ), f"{name}: {logical} serves plain HTTP instead of redirecting"
+
+
+def test_every_recorded_exception_has_a_reason(rendered, name):
+    for logical, res in resources(rendered[name]).items():
+        for topic, reason in res.get("Metadata", {}).get("Waivers", {}).items():
+            assert isinstance(reason, str) and len(reason) > 20, f"{name}: {logical} waives {topic} without a reason"

@@ -38,9 +38,7 @@ def test_dev_is_cheap_and_prod_is_highly_available():
     assert (prod["NatGateways"], prod["AzCount"]) == ("per-az", "3")
 
 
-def _write(tmp_path, **overrides):
-    # Start from the file of the environment under test, so only the overridden key can break a rule.
-    base = overrides.get("Environment") or "dev"
+def _write(tmp_path, base="dev", **overrides):
     values = _values(PROJECT / f"params/{base}.json") | overrides
     path = tmp_path / "p.json"
     entries = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if v is not None]
@@ -58,11 +56,25 @@ def _write(tmp_path, **overrides):
         ({"AzCount": "4"}, "AzCount: '4' is not one of 2, 3"),
         ({"LogRetentionDays": "abc"}, "LogRetentionDays: 'abc' is not a number"),
         ({"AzCount": 3}, "AzCount: must be a string"),
-        ({"Environment": "prod", "NatGateways": "single"}, "rule ProductionSurvivesAnAzOutage fails"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_key(plat, tmp_path, overrides, expected):
     problems = _check(plat, _write(tmp_path, **overrides))
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"NatGateways": "single"}, "rule ProductionSurvivesAnAzOutage fails"),
+        ({"LoadBalancerDeletionProtection": "false"}, "rule ProductionProtectsTheLoadBalancer fails"),
+        ({"FargateBase": "0"}, "rule ProductionKeepsAnOnDemandBase fails"),
+        ({"FargateWeight": "0"}, "rule CapacityStrategyPlacesTasks fails"),
+    ],
+)
+def test_each_broken_rule_in_prod_is_one_line_naming_the_rule(plat, tmp_path, overrides, expected):
+    # Start from prod.json, which satisfies every rule, so exactly one rule breaks.
+    problems = _check(plat, _write(tmp_path, base="prod", **overrides))
     assert len(problems) == 1 and expected in problems[0], problems
 
 

@@ -21,7 +21,7 @@ import json
 
 from troposphere import And as CfnAnd
 from troposphere import Condition as CfnCondition
-from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub
+from troposphere import Equals, GetAtt, If, Not, NoValue, Ref, Sub, Template
 from troposphere.apigatewayv2 import (
     AccessLogSettings,
     Api,
@@ -444,7 +444,7 @@ def _webhook_ingest(tt: TierTemplate, api: Api, authorizer: Authorizer) -> None:
     )
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The API tier template."""
     tt = TierTemplate(TIER)
     _conditions(tt)

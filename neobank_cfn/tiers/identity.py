@@ -20,7 +20,7 @@ checks (``JwtIssuer``, ``JwtAudience``).
 from __future__ import annotations
 
 from troposphere import And as CfnAnd
-from troposphere import Condition, Equals, If, Not, Ref, Sub
+from troposphere import Condition, Equals, If, Not, Ref, Sub, Template
 from troposphere.cognito import (
     AccountRecoverySetting,
     AdminCreateUserConfig,
@@ -228,7 +228,7 @@ def _app_client(tt: TierTemplate, pool: UserPool) -> UserPoolClient:
     )
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The identity tier template."""
     del config
     tt = TierTemplate(TIER)

@@ -15,7 +15,7 @@ network tier needs the logs key and the security groups need the VPC.
 from __future__ import annotations
 
 from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
 from neobank_cfn.config import PlatformConfig
@@ -171,7 +171,7 @@ def _key(tt: TierTemplate, logical: str, purpose: str, policy: object) -> Key:
     return key
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The keys tier template."""
     del config
     tt = TierTemplate(TIER)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from troposphere import And as CfnAnd
 from troposphere import Condition as CfnCondition
 from troposphere import Equals as CfnEquals
-from troposphere import GetAtt, GetAZs, If, Join, Ref, Select, Split, Sub, Tags
+from troposphere import GetAtt, GetAZs, If, Join, Ref, Select, Split, Sub, Tags, Template
 from troposphere.ec2 import (
     EIP,
     VPC,
@@ -304,7 +304,7 @@ def _endpoints(
     return group
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The network tier template."""
     del config
     tt = TierTemplate(TIER)

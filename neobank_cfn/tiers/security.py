@@ -13,7 +13,7 @@ Flows allowed, and nothing else:
 from __future__ import annotations
 
 from troposphere import Equals as CfnEquals
-from troposphere import Ref
+from troposphere import Ref, Template
 
 from neobank_cfn.config import PlatformConfig
 from neobank_cfn.parameters import Param, wired
@@ -57,7 +57,7 @@ def group_param(component: str) -> Param:
     )
 
 
-def build(config: PlatformConfig) -> object:
+def build(config: PlatformConfig) -> Template:
     """The security tier template."""
     tt = TierTemplate(TIER)
     public = tt.condition("InternetFacing", CfnEquals(tt.ref("LoadBalancerScheme"), "internet-facing"))
