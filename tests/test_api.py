@@ -1,8 +1,4 @@
-"""API and identity tiers: one entry point, every route authorized, TLS end to end, customers protected.
-
-Most checks build the two tiers directly (they need nothing else); the wiring checks at the end read
-the whole platform's root template.
-"""
+"""API and identity tiers: one entry point, every route authorized, TLS end to end, customers protected."""
 
 from __future__ import annotations
 
@@ -19,7 +15,7 @@ from neobank_cfn.iam import ACTIONS_WITHOUT_RESOURCE_PERMISSIONS
 from neobank_cfn.lint import lint_paths
 from neobank_cfn.params_check import check_values
 from neobank_cfn.render import to_text
-from neobank_cfn.tiers import api, identity, security
+from neobank_cfn.tiers import api, identity
 from tests.cfn import PROJECT, as_list, one, project_config, props, resources
 
 # Headers HTTP APIs refuse to map (API Gateway developer guide, "Transforming API requests").
@@ -35,13 +31,13 @@ ACCESS_LOG_FIELDS = {
 
 
 @pytest.fixture(scope="module")
-def api_t() -> dict:
-    return api.TIER.build(project_config()).to_dict()
+def api_t(tier) -> dict:
+    return tier("api")
 
 
 @pytest.fixture(scope="module")
-def identity_t() -> dict:
-    return identity.TIER.build(project_config()).to_dict()
+def identity_t(tier) -> dict:
+    return tier("identity")
 
 
 def _env(name: str) -> dict[str, str]:
@@ -259,8 +255,8 @@ def test_vpc_link_sits_in_the_app_subnets_with_the_vpc_link_group(api_t):
     assert props(link)["SecurityGroupIds"] == [{"Ref": "VpcLinkSecurityGroupId"}]
 
 
-def test_the_vpc_link_group_reaches_only_the_load_balancer_on_443():
-    sec = security.TIER.build(project_config()).to_dict()
+def test_the_vpc_link_group_reaches_only_the_load_balancer_on_443(tier):
+    sec = tier("security")
     assert sec["Outputs"]["VpcLinkSecurityGroupId"]["Value"] == {"Ref": "VpcLinkSecurityGroup"}
     rules = [props(r) for r in resources(sec).values() if props(r).get("GroupId") == {"Ref": "VpcLinkSecurityGroup"}]
     assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("DestinationSecurityGroupId")) for r in rules] == [
