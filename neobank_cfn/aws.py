@@ -20,6 +20,8 @@ from neobank_cfn.errors import UserError
 from neobank_cfn.lint import template_files
 from neobank_cfn.params_check import read_params_file
 from neobank_cfn.root import TEMPLATES_BUCKET, TEMPLATES_PREFIX
+from neobank_cfn.stack_policy import PREFIX as POLICY_PREFIX
+from neobank_cfn.tier import stack_logical_id
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -147,3 +149,31 @@ def _wait_for(cfn: object, stack_name: str, name: str, wait: Callable[[float], N
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
             return described
         wait(poll_seconds)
+
+
+def protect(root_stack: str, directory: Path, session: boto3.session.Session) -> list[tuple[str, str]]:
+    """Set each ``stack-policy-<tier>.json`` of ``directory`` on that tier's nested stack of ``root_stack``.
+
+    A stack policy never reaches nested stacks, so each tier's policy goes on its own nested stack,
+    found in the root's resources by the tier's logical id. Returns (policy file, nested stack id) pairs.
+    """
+    policies = sorted(directory.glob(f"{POLICY_PREFIX}-*.json"))
+    if not policies:
+        raise UserError(f"no stack policies in {directory}; run `neobank-cfn build` first")
+    cfn = session.client("cloudformation")
+    nested: dict[str, str] = {}
+    with aws_errors(f"list the resources of {root_stack}"):
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=root_stack):
+            for resource in page["StackResourceSummaries"]:
+                if resource["ResourceType"] == "AWS::CloudFormation::Stack":
+                    nested[resource["LogicalResourceId"]] = resource.get("PhysicalResourceId", "")
+    applied = []
+    for path in policies:
+        logical = stack_logical_id(path.stem.removeprefix(f"{POLICY_PREFIX}-"))
+        stack_id = nested.get(logical)
+        if not stack_id:
+            raise UserError(f"{root_stack} has no nested stack {logical} for {path.name}; deploy the stack first")
+        with aws_errors(f"set the stack policy of {logical}"):
+            cfn.set_stack_policy(StackName=stack_id, StackPolicyBody=path.read_text(encoding="utf-8"))
+        applied.append((path.name, stack_id))
+    return applied

@@ -13,6 +13,7 @@ import click
 
 from neobank_cfn import __version__
 from neobank_cfn.aws import deploy as deploy_stack
+from neobank_cfn.aws import protect as protect_stacks
 from neobank_cfn.aws import template_url
 from neobank_cfn.aws import upload as upload_templates
 from neobank_cfn.config import DEFAULT_CONFIG_FILE, PlatformConfig, load_config
@@ -221,3 +222,22 @@ def docs(readme: str, params_dir: str, config_path: str | None) -> None:
     """
     changed = refresh_readme(Path(readme), _platform(config_path), Path(params_dir))
     click.echo(f"{readme}: {'parameter table updated' if changed else 'up to date'}")
+
+
+@main.command()
+@click.option("--stack-name", required=True, help="Name of the deployed root stack, e.g. neobank-prod.")
+@click.option("--dir", "directory", default="templates", show_default=True, type=click.Path(file_okay=False))
+@click.option("--region", default=None, help="AWS region (default: from the AWS configuration).")
+@_user_errors
+def protect(stack_name: str, directory: str, region: str | None) -> None:
+    """Set each tier's stack policy (stack-policy-<tier>.json) on its nested stack.
+
+    Stack policies do not reach nested stacks, so each goes on its own tier's stack. Run after the
+    first deployment and after any deployment that changed a policy file.
+
+    \b
+    Example:
+      neobank-cfn protect --stack-name neobank-prod
+    """
+    for name, stack_id in protect_stacks(stack_name, Path(directory), _session(region)):
+        click.echo(f"{name} -> {stack_id}")

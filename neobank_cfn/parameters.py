@@ -197,3 +197,14 @@ LOG_RETENTION_DAYS = Param(
     allowed_values=RETENTION_DAYS,
     label="Log retention (days)",
 )
+
+# Deletion protection of stateful resources (databases, tables); shared so every tier with such
+# resources reads the same switch.
+DELETION_PROTECTION = boolean(
+    "DeletionProtection",
+    "Refuse to delete stateful resources (Aurora cluster, DynamoDB tables) until this is switched off; "
+    "true in production.",
+    "true",
+    label="Deletion protection",
+    group="Platform",
+)

@@ -1,8 +1,9 @@
 """Render the platform to files and write them atomically.
 
-Everything is rendered in memory first; only when every template rendered are the files written,
-each to a temporary file beside its target and then renamed over it, so a failed build leaves
-nothing half-written.
+Beside each tier template that holds stateful resources goes its stack policy
+(``stack-policy-<tier>.json``, see :mod:`neobank_cfn.stack_policy`). Everything is rendered in
+memory first; only when every template rendered are the files written, each to a temporary file
+beside its target and then renamed over it, so a failed build leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from neobank_cfn.config import PlatformConfig
 from neobank_cfn.errors import UserError
 from neobank_cfn.registry import platform_tiers
 from neobank_cfn.root import build_root
+from neobank_cfn.stack_policy import policy_filename, stack_policy
+from neobank_cfn.stack_policy import to_text as policy_text
 from neobank_cfn.tier import Tier
 from neobank_cfn.wiring import Wiring, wire
 
@@ -69,11 +72,23 @@ def render(plat: Platform, fmt: str = "yaml", local_urls: bool = False, only: tu
     if unknown:
         raise UserError(f"unknown tier {unknown[0]!r}; choose from {', '.join(plat.names)}")
     wanted = {f"{name}.{fmt}" for name in only}
-    return {
-        name: to_text(template, fmt)
-        for name, template in templates(plat, local_urls, fmt).items()
-        if not wanted or name in wanted
-    }
+    built = templates(plat, local_urls, fmt)
+    files = {name: to_text(template, fmt) for name, template in built.items() if not wanted or name in wanted}
+    return files | stack_policies(plat, built, fmt, only)
+
+
+def stack_policies(
+    plat: Platform, built: dict[str, Template], fmt: str = "yaml", only: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """File name -> text of the stack policy of each selected tier that has stateful resources."""
+    files = {}
+    for tier in plat.wiring.order:
+        if only and tier.name not in only:
+            continue
+        policy = stack_policy(built[tier.filename(fmt)].to_dict())
+        if policy is not None:
+            files[policy_filename(tier.name)] = policy_text(policy)
+    return files
 
 
 def write_files(out_dir: str | Path, files: dict[str, str]) -> list[Path]:

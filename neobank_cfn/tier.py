@@ -56,11 +56,16 @@ class Tier:
     @property
     def logical_id(self) -> str:
         """Logical id of this tier's nested stack in the root template."""
-        return "".join(part.capitalize() for part in self.name.split("-")) + "Stack"
+        return stack_logical_id(self.name)
 
     def filename(self, fmt: str) -> str:
         """File name of this tier's template for output format ``fmt`` (yaml or json)."""
         return f"{self.name}.{fmt}"
+
+
+def stack_logical_id(tier_name: str) -> str:
+    """Logical id of a tier's nested stack: ``service-core-banking`` -> ``ServiceCoreBankingStack``."""
+    return "".join(part.capitalize() for part in tier_name.split("-")) + "Stack"
 
 
 class TierTemplate:

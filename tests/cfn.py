@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,34 @@ def refs(node: object) -> set[str]:
 def as_list(value: object) -> list:
     """``value`` as a list (IAM allows a single string where a list is meant)."""
     return value if isinstance(value, list) else [value]
+
+
+def condition_holds(template: dict, name: str, params: dict[str, str]) -> bool:
+    """Evaluate the template's condition ``name`` for parameter values ``params`` (strings, as in a params file)."""
+    return bool(_evaluate(template, template["Conditions"][name], params))
+
+
+def _evaluate(template: dict, node: object, params: dict[str, str]) -> object:
+    if not isinstance(node, dict):
+        return node
+    (function, args), *_ = node.items()
+    if function == "Ref":
+        return params[args]
+    if function == "Condition":
+        return condition_holds(template, args, params)
+    values = [_evaluate(template, arg, params) for arg in args]
+    if function == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if function == "Fn::Not":
+        return not values[0]
+    if function == "Fn::And":
+        return all(values)
+    if function == "Fn::Or":
+        return any(values)
+    raise AssertionError(f"cannot evaluate {function}")
+
+
+def params_file(env: str) -> dict[str, str]:
+    """``params/<env>.json`` as a name -> value dictionary."""
+    entries = json.loads((PROJECT / "params" / f"{env}.json").read_text())
+    return {e["ParameterKey"]: e["ParameterValue"] for e in entries}

@@ -30,22 +30,29 @@ def test_version(run):
     assert __version__ in run("--version").output
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["lint"], ["params"], ["params", "check"], ["upload"], ["deploy"]])
+@pytest.mark.parametrize(
+    "command", [[], ["build"], ["lint"], ["params"], ["params", "check"], ["upload"], ["deploy"], ["protect"], ["docs"]]
+)
 def test_every_command_has_help_with_an_example(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and ("Example" in result.output or command == ["params"])
 
 
-def test_build_writes_every_template(run, tmp_path, plat):
+def test_build_writes_every_template_and_the_stack_policies(run, tmp_path, plat):
     result = run("build", "--out", str(tmp_path))
     assert result.exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.yaml" for n in plat.names)
+    written = {p.name for p in tmp_path.iterdir()}
+    policies = {name for name in written if name.startswith("stack-policy-")}
+    assert written - policies == {f"{n}.yaml" for n in plat.names}
+    assert {"stack-policy-keys.json", "stack-policy-data.json"} <= policies
+    assert all(json.loads((tmp_path / name).read_text())["Statement"] for name in policies)
 
 
 def test_build_json_and_selected_tiers(run, tmp_path):
     result = run("build", "--format", "json", "--tier", "network", "--tier", "root", "--out", str(tmp_path))
     assert result.exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["network.json", "root.json"]
+    # The network tier keeps its flow-log group, so its stack policy comes with it; the root has none.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["network.json", "root.json", "stack-policy-network.json"]
     root = json.loads((tmp_path / "root.json").read_text())
     assert root["Resources"]["NetworkStack"]["Properties"]["TemplateURL"]["Fn::Sub"].endswith("network.json")
 

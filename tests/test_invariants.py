@@ -16,6 +16,7 @@ import troposphere
 
 from neobank_cfn.iam import ACTIONS_WITHOUT_RESOURCE_PERMISSIONS
 from neobank_cfn.render import templates
+from neobank_cfn.stack_policy import STATEFUL
 from neobank_cfn.tags import STANDARD_TAG_KEYS
 from tests.cfn import as_list, project_platform, props, resources, walk
 
@@ -23,19 +24,6 @@ TEMPLATE_NAMES = tuple(templates(project_platform()))
 pytestmark = pytest.mark.parametrize("name", TEMPLATE_NAMES)
 
 KEEP = {"Retain", "Snapshot", "RetainExceptOnCreate"}
-STATEFUL = {
-    "AWS::KMS::Key",
-    "AWS::RDS::DBCluster",
-    "AWS::RDS::DBInstance",
-    "AWS::DynamoDB::Table",
-    "AWS::ElastiCache::ReplicationGroup",
-    "AWS::SecretsManager::Secret",
-    "AWS::S3::Bucket",
-    "AWS::ECR::Repository",
-    "AWS::Logs::LogGroup",
-    "AWS::SQS::Queue",
-    "AWS::Cognito::UserPool",
-}
 
 
 def _is_cmk(value: object) -> bool:

@@ -70,6 +70,7 @@ def test_each_mistake_is_one_line_naming_the_key(plat, tmp_path, overrides, expe
         ({"LoadBalancerDeletionProtection": "false"}, "rule ProductionProtectsTheLoadBalancer fails"),
         ({"FargateBase": "0"}, "rule ProductionKeepsAnOnDemandBase fails"),
         ({"FargateWeight": "0"}, "rule CapacityStrategyPlacesTasks fails"),
+        ({"DeletionProtection": "false"}, "rule ProductionDataIsProtected fails"),
     ],
 )
 def test_each_broken_rule_in_prod_is_one_line_naming_the_rule(plat, tmp_path, overrides, expected):
