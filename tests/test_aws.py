@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from neobank_cfn.aws import deploy, upload
 from neobank_cfn.cli import main
 from neobank_cfn.errors import UserError
 from tests.cfn import PROJECT
+from tests.conftest import MOTO_REGION
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 BUCKET = "neobank-templates-test"
 
 
 @pytest.fixture
-def session(monkeypatch):
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s = boto3.session.Session(region_name=REGION)
-        s.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield s
+def session(moto_session):
+    moto_session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return moto_session
 
 
 def test_upload_puts_every_template_under_the_prefix_root_last(session):

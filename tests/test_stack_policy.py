@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from neobank_cfn.aws import protect
 from neobank_cfn.errors import UserError
@@ -104,26 +102,20 @@ def test_lint_skips_the_policy_files(plat, tmp_path):
 
 
 @pytest.fixture
-def deployed(monkeypatch):
+def deployed(moto_session):
     """A moto root stack with a DataStack and a KeysStack nested stack (small bodies moto can create)."""
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        session = boto3.session.Session(region_name="eu-west-1")
-        s3 = session.client("s3")
-        s3.create_bucket(Bucket="tpl", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        s3.put_object(Bucket="tpl", Key="nested.yaml", Body="Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
-        url = "https://tpl.s3.eu-west-1.amazonaws.com/nested.yaml"
-        root = {
-            "Resources": {
-                logical: {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}
-                for logical in ("DataStack", "KeysStack")
-            }
+    s3 = moto_session.client("s3")
+    s3.create_bucket(Bucket="tpl", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="tpl", Key="nested.yaml", Body="Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+    url = "https://tpl.s3.eu-west-1.amazonaws.com/nested.yaml"
+    root = {
+        "Resources": {
+            logical: {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}
+            for logical in ("DataStack", "KeysStack")
         }
-        session.client("cloudformation").create_stack(StackName="neobank-dev", TemplateBody=json.dumps(root))
-        yield session
+    }
+    moto_session.client("cloudformation").create_stack(StackName="neobank-dev", TemplateBody=json.dumps(root))
+    return moto_session
 
 
 def _policies(tmp_path, *tiers):
