@@ -12,7 +12,6 @@ import zipfile
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from neobank_cfn.functions import partner_authorizer, source, webhook_ingest
 from neobank_cfn.tiers.api import MAX_SKEW_SECONDS
@@ -28,32 +27,25 @@ EVENT = {"eventId": "evt-123", "eventType": "payment.settled", "occurredAt": "20
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws(moto_session):
+    """moto's AWS (the shared fixture) and the functions' module caches emptied around each test."""
     partner_authorizer._cache.clear()
     webhook_ingest._cache.clear()
-    with mock_aws():
-        yield
+    yield moto_session
     partner_authorizer._cache.clear()
     webhook_ingest._cache.clear()
 
 
 @pytest.fixture
 def key(aws, monkeypatch) -> bytes:
-    secret = boto3.client("secretsmanager").create_secret(Name="signing", SecretString="k" * 64)
+    secret = aws.client("secretsmanager").create_secret(Name="signing", SecretString="k" * 64)
     monkeypatch.setenv("SECRET_ARN", secret["ARN"])
     return b"k" * 64
 
 
 @pytest.fixture
 def queue(aws, monkeypatch) -> str:
-    url = boto3.client("sqs").create_queue(QueueName="partner-webhooks")["QueueUrl"]
+    url = aws.client("sqs").create_queue(QueueName="partner-webhooks")["QueueUrl"]
     monkeypatch.setenv("QUEUE_URL", url)
     return url
 
