@@ -13,6 +13,7 @@ from neobank_cfn.parameters import Param, arn, identifier
 DATA = "Data"
 MESSAGING = "Messaging"
 APPLICATION = "Application"
+IDENTITY = "Identity"
 
 _HOST = r"^[A-Za-z0-9.-]+$"
 _NUMBER = r"^[0-9]+$"
@@ -104,3 +105,14 @@ EXEC_LOG_GROUP_ARN = arn(
     "ExecLogGroupArn", "logs", "Log group of ECS Exec sessions (for scoping task-role policies).", group=APPLICATION,
     resource="log-group:.+",
 )  # fmt: skip
+
+# Identity tier (customer tokens the API's JWT authorizer accepts: Cognito, or an external OIDC issuer).
+JWT_ISSUER = identifier("JwtIssuer", "Issuer URL of customer access tokens.", group=IDENTITY, pattern=_URL)
+JWT_AUDIENCE = identifier(
+    "JwtAudience", "Audience (client id) customer tokens must carry.", group=IDENTITY, pattern=r"^[A-Za-z0-9._:/-]+$"
+)
+
+# Header the API sets on every request it forwards to the load balancer, overwriting any value a client
+# sent: the caller's source IP as API Gateway saw it. API Gateway reserves X-Forwarded-For (it cannot be
+# mapped), so behind the VPC link this is the one trustworthy client address for WAF and the services.
+CLIENT_IP_HEADER = "X-Client-Ip"

@@ -42,6 +42,7 @@ ACTIONS_WITHOUT_RESOURCE_PERMISSIONS = frozenset(
         "cloudwatch:PutMetricData",
         "ec2:CreateNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
         "ec2:DeleteNetworkInterface",
         "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from neobank_cfn.config import PlatformConfig
 from neobank_cfn.tier import Tier
-from neobank_cfn.tiers import data, ingress, keys, messaging, network, security, service
+from neobank_cfn.tiers import api, data, identity, ingress, keys, messaging, network, security, service
 
 
 def platform_tiers(config: PlatformConfig) -> tuple[Tier, ...]:
@@ -17,4 +17,6 @@ def platform_tiers(config: PlatformConfig) -> tuple[Tier, ...]:
         messaging.tier(config),
         ingress.TIER,
         *service.tiers(config),
+        identity.TIER,
+        api.TIER,
     )

@@ -250,9 +250,9 @@ def test_rate_rule_blocks_per_client_at_the_parameter(template, scheme):
     if scheme == "internet-facing":
         assert statement["AggregateKeyType"] == "IP"
         assert "ForwardedIPConfig" not in statement
-    else:  # behind the VPC link the source address is the VPC link's: count the client in X-Forwarded-For
+    else:  # behind the VPC link the source address is the VPC link's: count the client the API names
         assert statement["AggregateKeyType"] == "FORWARDED_IP"
-        assert statement["ForwardedIPConfig"]["HeaderName"] == "X-Forwarded-For"
+        assert statement["ForwardedIPConfig"]["HeaderName"] == "X-Client-Ip"
 
 
 def test_web_acl_is_associated_with_the_load_balancer(template):

@@ -71,6 +71,7 @@ from troposphere.wafv2 import (
 from troposphere.wafv2 import Statement as WafStatement
 
 from neobank_cfn.config import PlatformConfig
+from neobank_cfn.contracts import CLIENT_IP_HEADER
 from neobank_cfn.iam import actions, deny_insecure_transport, document
 from neobank_cfn.logs import log_group
 from neobank_cfn.naming import physical_name
@@ -401,8 +402,10 @@ def _rate_rule(tt: TierTemplate, priority: int) -> WebACLRule:
     """Per-client rate limit.
 
     Behind the VPC link every request comes from a VPC link address, so an internal load balancer
-    counts per client by the ``X-Forwarded-For`` address API Gateway sets; an internet-facing one
-    counts per source IP (a client could forge that header there).
+    counts per client by the ``X-Client-Ip`` header the API sets on every request it forwards
+    (overwriting whatever a client sent; API Gateway reserves ``X-Forwarded-For``); a request without
+    it did not come through the API and is counted as one client. An internet-facing load balancer
+    counts per source IP (a client could forge any header there).
     """
     return WebACLRule(
         Name="RateLimitPerClient",
@@ -416,7 +419,7 @@ def _rate_rule(tt: TierTemplate, priority: int) -> WebACLRule:
                 ForwardedIPConfig=If(
                     INTERNET_FACING,
                     NoValue,
-                    ForwardedIPConfiguration(HeaderName="X-Forwarded-For", FallbackBehavior="MATCH"),
+                    ForwardedIPConfiguration(HeaderName=CLIENT_IP_HEADER, FallbackBehavior="MATCH"),
                 ),
             )
         ),
