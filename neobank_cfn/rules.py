@@ -106,6 +106,11 @@ class Or(Cond):
         return frozenset().union(*(c.params() for c in self.conds))
 
 
+def is_set(param: str) -> Cond:
+    """The parameter ``param`` is not empty (an optional value was given)."""
+    return Not(Equals(param, ""))
+
+
 @dataclass(frozen=True)
 class Rule:
     """When ``when`` holds (always, if None), ``assertion`` must hold; ``description`` says why."""

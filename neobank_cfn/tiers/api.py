@@ -509,14 +509,14 @@ TIER = Tier(
         Rule(
             "ApiDomainNeedsCertificate",
             "A custom API domain (ApiDomainName) needs its ACM certificate (ApiCertificateArn)",
-            rules.Not(rules.Equals("ApiCertificateArn", "")),
-            when=rules.Not(rules.Equals("ApiDomainName", "")),
+            rules.is_set("ApiCertificateArn"),
+            when=rules.is_set("ApiDomainName"),
         ),
         Rule(
             "TruststoreNeedsDomain",
             "Mutual TLS (ApiTruststoreUri) works only on a custom domain (ApiDomainName)",
-            rules.Not(rules.Equals("ApiDomainName", "")),
-            when=rules.Not(rules.Equals("ApiTruststoreUri", "")),
+            rules.is_set("ApiDomainName"),
+            when=rules.is_set("ApiTruststoreUri"),
         ),
         Rule(
             "WebhookIngestNeedsAuthorizer",

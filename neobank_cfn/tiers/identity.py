@@ -274,8 +274,8 @@ TIER = Tier(
         Rule(
             "ExternalIssuerNeedsAudience",
             "An external OIDC issuer needs its audience (ExternalAudience)",
-            rules.Not(rules.Equals("ExternalAudience", "")),
-            when=rules.Not(rules.Equals("ExternalIssuerUrl", "")),
+            rules.is_set("ExternalAudience"),
+            when=rules.is_set("ExternalIssuerUrl"),
         ),
         Rule(
             "ProductionProtectsCustomers",
