@@ -308,3 +308,17 @@ def test_every_recorded_exception_has_a_reason(rendered, name):
     for logical, res in resources(rendered[name]).items():
         for topic, reason in res.get("Metadata", {}).get("Waivers", {}).items():
             assert isinstance(reason, str) and len(reason) > 20, f"{name}: {logical} waives {topic} without a reason"
+
+
+# CloudFormation quotas (User Guide, "Understand CloudFormation quotas"): a template given by S3 URL may
+# be 1 MB; at most 500 resources, 200 parameters, 200 outputs. The root is always deployed by URL
+# (it grows with every service past the 51,200 bytes allowed for a template body sent inline).
+QUOTAS = {"Resources": 500, "Parameters": 200, "Outputs": 200}
+MAX_TEMPLATE_BYTES = 1_000_000
+
+
+def test_within_cloudformation_quotas(rendered, name):
+    for section, limit in QUOTAS.items():
+        count = len(rendered[name].get(section, {}))
+        assert count <= limit, f"{name}: {count} {section}, CloudFormation allows {limit}"
+    assert len(json.dumps(rendered[name])) <= MAX_TEMPLATE_BYTES, f"{name} is over the 1 MB template quota"

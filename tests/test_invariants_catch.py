@@ -81,3 +81,9 @@ CASES = [
 def test_invariant_catches_a_violation(check, template):
     with pytest.raises(AssertionError):
         check(template, "bad")
+
+
+def test_quota_check_catches_too_many_parameters():
+    params = {f"P{i}": {"Type": "String"} for i in range(201)}
+    with pytest.raises(AssertionError, match="201 Parameters"):
+        inv.test_within_cloudformation_quotas({"bad": {"Parameters": params}}, "bad")
