@@ -273,35 +273,51 @@ def test_container_health_check_probes_the_health_path_on_localhost(case):
 def test_logs_go_to_encrypted_retained_log_groups_one_per_container(case):
     service, template = case
     groups = resources(template, "AWS::Logs::LogGroup")
-    assert set(groups) == {"AppLogGroup", "XRayLogGroup"}
+    assert set(groups) == {"AppLogGroup", "CollectorLogGroup"}
     for group in groups.values():
         assert props(group)["KmsKeyId"] == {"Ref": "LogsKeyArn"}
         assert props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    for container, group in ((service.name, "AppLogGroup"), (svc.XRAY_CONTAINER, "XRayLogGroup")):
+    for container, group in ((service.name, "AppLogGroup"), (svc.COLLECTOR_CONTAINER, "CollectorLogGroup")):
         logging = _container(template, container)["LogConfiguration"]
         assert logging["LogDriver"] == "awslogs"
         assert logging["Options"]["awslogs-group"] == {"Ref": group}
 
 
-def test_xray_sidecar_is_non_essential_non_root_read_only_and_started_first(case):
+def test_collector_sidecar_is_non_essential_non_root_read_only_and_started_first(case):
     service, template = case
-    xray = _container(template, svc.XRAY_CONTAINER)
-    assert xray["Essential"] is False
-    assert NON_ROOT.match(xray["User"]) and xray["ReadonlyRootFilesystem"] is True
-    assert xray["Image"] == {"Ref": "XRayDaemonImage"}
-    assert template["Parameters"]["XRayDaemonImage"]["Default"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
+    collector = _container(template, svc.COLLECTOR_CONTAINER)
+    assert collector["Essential"] is False
+    assert NON_ROOT.match(collector["User"]) and collector["ReadonlyRootFilesystem"] is True
+    assert collector["Image"] == {"Ref": "CollectorImage"}
+    default = template["Parameters"]["CollectorImage"]["Default"]
+    assert default.startswith("public.ecr.aws/aws-observability/aws-otel-collector:v")
+    assert collector["HealthCheck"]["Command"] == ["/healthcheck"]
     assert _container(template, service.name)["DependsOn"] == [
-        {"Condition": "START", "ContainerName": svc.XRAY_CONTAINER}
+        {"Condition": "START", "ContainerName": svc.COLLECTOR_CONTAINER}
     ]
     env = {e["Name"]: e["Value"] for e in _container(template, service.name)["Environment"]}
     assert env["AWS_XRAY_DAEMON_ADDRESS"] == f"127.0.0.1:{svc.XRAY_PORT}"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://127.0.0.1:{svc.OTLP_HTTP_PORT}"
+    assert env["OTEL_SERVICE_NAME"] == service.name
 
 
-def test_xray_image_parameter_refuses_latest():
-    param = svc.XRAY_DAEMON_IMAGE
-    assert param.problem("public.ecr.aws/xray/aws-xray-daemon:3.3.12") is None
-    assert param.problem("public.ecr.aws/xray/aws-xray-daemon:latest")
-    assert param.problem("public.ecr.aws/xray/aws-xray-daemon")
+def test_collector_sends_only_traces_to_xray_from_loopback(case):
+    _, template = case
+    env = {e["Name"]: e["Value"] for e in _container(template, svc.COLLECTOR_CONTAINER)["Environment"]}
+    config = json.loads(env["AOT_CONFIG_CONTENT"])
+    assert set(config["service"]["pipelines"]) == {"traces"}
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["awsxray"]
+    assert set(config["exporters"]) == {"awsxray"}  # no EMF/CloudWatch Logs exporter creating log groups
+    endpoints = [r["endpoint"] for r in config["receivers"]["otlp"]["protocols"].values()]
+    endpoints.append(config["receivers"]["awsxray"]["endpoint"])
+    assert all(e.startswith("127.0.0.1:") for e in endpoints)
+
+
+def test_collector_image_parameter_refuses_latest():
+    param = svc.COLLECTOR_IMAGE
+    assert param.problem("public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3") is None
+    assert param.problem("public.ecr.aws/aws-observability/aws-otel-collector:latest")
+    assert param.problem("public.ecr.aws/aws-observability/aws-otel-collector")
 
 
 # -- IAM --------------------------------------------------------------------------------------
@@ -326,7 +342,7 @@ def test_execution_role_pulls_this_repository_writes_these_logs_and_reads_exactl
     assert _resources_of(statements["PullServiceImage"]) == [{"Fn::GetAtt": ["Repository", "Arn"]}]
     assert _resources_of(statements["WriteContainerLogs"]) == [
         {"Fn::GetAtt": ["AppLogGroup", "Arn"]},
-        {"Fn::GetAtt": ["XRayLogGroup", "Arn"]},
+        {"Fn::GetAtt": ["CollectorLogGroup", "Arn"]},
     ]
     secrets = [{"Ref": "DatabaseSecretArn"}, {"Ref": "CacheAuthSecretArn"}]
     secrets += [{"Ref": "PartnerApiKeySecretArn"}] if service.partner_api_key else []

@@ -1,8 +1,9 @@
 """Service tiers: one nested stack per microservice in ``config.services``, all from one builder.
 
 Each stack holds the service's ECR repository, its Fargate task definition (the Spring Boot container
-plus an X-Ray daemon sidecar), the two IAM roles, a target group with a listener rule on the shared
-HTTPS listener, deployment alarms, the ECS service and its auto scaling. Adding an entry to
+plus an OpenTelemetry collector sidecar that sends traces to X-Ray), the two IAM roles, a target group
+with a listener rule on the shared HTTPS listener, deployment alarms, the ECS service and its auto
+scaling. Adding an entry to
 ``platform.yaml`` adds a stack; nothing here names a particular service.
 
 Decisions (see docs/services.md for the reasons in full):
@@ -82,8 +83,36 @@ from neobank_cfn.tiers.network import APP_SUBNET_IDS, VPC_ID
 from neobank_cfn.tiers.security import group_param
 
 GROUP = "Services"
-XRAY_CONTAINER = "xray-daemon"
-XRAY_PORT = 2000
+COLLECTOR_CONTAINER = "otel-collector"
+XRAY_PORT = 2000  # the collector's X-Ray receiver (UDP), for apps still on the X-Ray SDK
+OTLP_HTTP_PORT = 4318
+# The ADOT collector's configuration, passed inline (AOT_CONFIG_CONTENT): traces only, received on the
+# task's loopback as OTLP or X-Ray segments, exported to X-Ray. No metrics or logs exporters, so the
+# collector never creates log groups of its own (they would be unencrypted and kept forever).
+COLLECTOR_CONFIG = {
+    "extensions": {"health_check": {"endpoint": "127.0.0.1:13133"}},
+    "receivers": {
+        "otlp": {
+            "protocols": {"grpc": {"endpoint": "127.0.0.1:4317"}, "http": {"endpoint": f"127.0.0.1:{OTLP_HTTP_PORT}"}}
+        },
+        "awsxray": {"endpoint": f"127.0.0.1:{XRAY_PORT}", "transport": "udp"},
+    },
+    "processors": {
+        "resourcedetection": {"detectors": ["env", "ecs"]},
+        "batch/traces": {"timeout": "1s", "send_batch_size": 50},
+    },
+    "exporters": {"awsxray": {}},
+    "service": {
+        "extensions": ["health_check"],
+        "pipelines": {
+            "traces": {
+                "receivers": ["otlp", "awsxray"],
+                "processors": ["resourcedetection", "batch/traces"],
+                "exporters": ["awsxray"],
+            }
+        },
+    },
+}
 TMP_VOLUME = "tmp"
 RUN_AS = "1000:1000"  # a non-root uid:gid; the image must let it read the app and write /tmp
 STOP_TIMEOUT_SECONDS = 60  # Spring Boot graceful shutdown (30 s default) plus headroom; Fargate max 120
@@ -130,13 +159,13 @@ HEALTH_CHECK_GRACE_PERIOD = Param(
     label="Health check grace period (s)",
     group=GROUP,
 )
-XRAY_DAEMON_IMAGE = Param(
-    "XRayDaemonImage",
-    "X-Ray daemon sidecar image, pinned to a version (never latest).",
-    default="public.ecr.aws/xray/aws-xray-daemon:3.3.12",
+COLLECTOR_IMAGE = Param(
+    "CollectorImage",
+    "AWS Distro for OpenTelemetry collector sidecar image (traces to X-Ray), pinned to a version (never latest).",
+    default="public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3",
     allowed_pattern=r"^[a-z0-9.-]+(/[a-z0-9._-]+)+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
     constraint="an image reference with an explicit version tag other than latest",
-    label="X-Ray daemon image",
+    label="OpenTelemetry collector image",
     group=GROUP,
 )
 UNTAGGED_IMAGE_EXPIRY_DAYS = Param(
@@ -165,7 +194,7 @@ SHARED_PARAMS = (
     CPU_ARCHITECTURE,
     EXEC_ENABLED,
     HEALTH_CHECK_GRACE_PERIOD,
-    XRAY_DAEMON_IMAGE,
+    COLLECTOR_IMAGE,
     UNTAGGED_IMAGE_EXPIRY_DAYS,
     TAGGED_IMAGES_KEPT,
 )
@@ -442,6 +471,14 @@ def _environment(tt: TierTemplate, service: ServiceConfig) -> list[Environment]:
         "CONFIG_PARAMETER_PATH": tt.ref("ConfigParameterPath"),
         "AWS_REGION": Ref("AWS::Region"),
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{XRAY_PORT}",
+        # OpenTelemetry SDK / ADOT Java agent settings: traces to the sidecar over the task's loopback.
+        "OTEL_SERVICE_NAME": service.name,
+        "OTEL_RESOURCE_ATTRIBUTES": Sub("deployment.environment=${Environment}"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_HTTP_PORT}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_PROPAGATORS": "tracecontext,baggage,xray",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
     }
     for table in service.tables:
         values[_env_name(table, "TABLE_NAME")] = tt.ref(contracts.table_name(table).name)
@@ -482,19 +519,24 @@ def _app_container(tt: TierTemplate, service: ServiceConfig, repository: Reposit
         MountPoints=[MountPoint(SourceVolume=TMP_VOLUME, ContainerPath="/tmp", ReadOnly=False)],
         LinuxParameters=LinuxParameters(InitProcessEnabled=True),
         StopTimeout=STOP_TIMEOUT_SECONDS,
-        DependsOn=[ContainerDependency(ContainerName=XRAY_CONTAINER, Condition="START")],
+        DependsOn=[ContainerDependency(ContainerName=COLLECTOR_CONTAINER, Condition="START")],
     )
 
 
-def _xray_container(tt: TierTemplate, logs: object) -> object:
+def _collector_container(tt: TierTemplate, logs: object) -> object:
+    """ADOT collector sidecar; non-essential, so a tracing outage never stops the service."""
     return ContainerDefinition(
-        Name=XRAY_CONTAINER,
-        Image=tt.ref("XRayDaemonImage"),
+        Name=COLLECTOR_CONTAINER,
+        Image=tt.ref("CollectorImage"),
         Essential=False,
-        Cpu=32,
-        MemoryReservation=64,
-        Environment=[Environment(Name="AWS_REGION", Value=Ref("AWS::Region"))],
-        LogConfiguration=_awslogs(logs, "xray"),
+        Cpu=64,
+        MemoryReservation=128,
+        Environment=[
+            Environment(Name="AWS_REGION", Value=Ref("AWS::Region")),
+            Environment(Name="AOT_CONFIG_CONTENT", Value=json.dumps(COLLECTOR_CONFIG, sort_keys=True)),
+        ],
+        HealthCheck=HealthCheck(Command=["/healthcheck"], Interval=30, Timeout=5, Retries=3, StartPeriod=15),
+        LogConfiguration=_awslogs(logs, "otel"),
         User=RUN_AS,
         ReadonlyRootFilesystem=True,
     )
@@ -660,8 +702,8 @@ def _task_role(tt: TierTemplate, service: ServiceConfig) -> Role:
 
 def _task_definition(tt: TierTemplate, service: ServiceConfig, repository: Repository) -> TaskDefinition:
     app_logs = log_group(tt, "AppLogGroup")
-    xray_logs = log_group(tt, "XRayLogGroup")
-    execution = _execution_role(tt, service, repository, [app_logs, xray_logs])
+    collector_logs = log_group(tt, "CollectorLogGroup")
+    execution = _execution_role(tt, service, repository, [app_logs, collector_logs])
     task = _task_role(tt, service)
     prefix = pascal(service.name)
     return tt.add(
@@ -678,7 +720,7 @@ def _task_definition(tt: TierTemplate, service: ServiceConfig, repository: Repos
             Volumes=[Volume(Name=TMP_VOLUME)],
             ContainerDefinitions=[
                 _app_container(tt, service, repository, app_logs),
-                _xray_container(tt, xray_logs),
+                _collector_container(tt, collector_logs),
             ],
         )
     )
