@@ -55,6 +55,11 @@ def actions(service: str, *names: str) -> list[Action]:
     return [Action(service, name) for name in names]
 
 
+def regional_endpoints(*services: str) -> list[Sub]:
+    """``<service>.<region>.amazonaws.com`` for each service: the values ``kms:ViaService`` compares."""
+    return [Sub(f"{service}.${{AWS::Region}}.amazonaws.com") for service in services]
+
+
 def document(*statements: Statement) -> PolicyDocument:
     """A policy document of ``statements``."""
     return PolicyDocument(Version="2012-10-17", Statement=list(statements))

@@ -17,7 +17,7 @@ from troposphere.awslambda import Code, Environment, Function, LoggingConfig, Tr
 from troposphere.iam import Role
 
 from neobank_cfn.functions import HANDLER, source
-from neobank_cfn.iam import actions, allow, allow_unscoped, assume_role, inline_policy
+from neobank_cfn.iam import actions, allow, allow_unscoped, assume_role, inline_policy, regional_endpoints
 from neobank_cfn.logs import log_group
 from neobank_cfn.naming import physical_name
 from neobank_cfn.tier import TierTemplate
@@ -60,7 +60,7 @@ class FunctionSpec:
 
 def via_service(*services: str) -> StringEquals:
     """``kms:ViaService`` condition: the key may be used only through these services in this Region."""
-    return StringEquals({"kms:ViaService": [Sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]})
+    return StringEquals({"kms:ViaService": regional_endpoints(*services)})
 
 
 def function_name(spec: FunctionSpec) -> Sub:

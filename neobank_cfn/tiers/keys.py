@@ -19,7 +19,7 @@ from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
 from neobank_cfn.config import PlatformConfig
-from neobank_cfn.iam import ACCOUNT_ROOT, actions, document
+from neobank_cfn.iam import ACCOUNT_ROOT, actions, document, regional_endpoints
 from neobank_cfn.parameters import arn
 from neobank_cfn.tier import Output, Tier, TierTemplate
 
@@ -54,10 +54,6 @@ SECRETS_SERVICES = ("secretsmanager", "ssm", "lambda", "rds")
 LOGS_SERVICES = ("logs",)
 
 
-def _via(services: tuple[str, ...]) -> list[Sub]:
-    return [Sub(f"{service}.${{AWS::Region}}.amazonaws.com") for service in services]
-
-
 def _policy(services: tuple[str, ...], *extra: Statement) -> object:
     """Key policy: account administers; account principals use the key only through ``services``."""
     return document(
@@ -76,7 +72,9 @@ def _policy(services: tuple[str, ...], *extra: Statement) -> object:
             Resource=["*"],
             Condition=Condition(
                 [
-                    StringEquals({"kms:CallerAccount": Ref("AWS::AccountId"), "kms:ViaService": _via(services)}),
+                    StringEquals(
+                        {"kms:CallerAccount": Ref("AWS::AccountId"), "kms:ViaService": regional_endpoints(*services)}
+                    ),
                 ]
             ),
         ),

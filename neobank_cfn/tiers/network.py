@@ -31,6 +31,7 @@ from troposphere.iam import Role
 from neobank_cfn.config import PlatformConfig
 from neobank_cfn.iam import actions, allow, assume_role, inline_policy
 from neobank_cfn.logs import log_group
+from neobank_cfn.naming import physical_name
 from neobank_cfn.parameters import LOG_RETENTION_DAYS, Param, boolean, wired
 from neobank_cfn.rules import And, Equals, Rule
 from neobank_cfn.security_groups import ingress, security_group
@@ -149,7 +150,7 @@ def _subnets(tt: TierTemplate, vpc: VPC, kind: str) -> dict[str, Subnet]:
             "AvailabilityZone": Select(index, GetAZs("")),
             "CidrBlock": _subnet_cidr(SUBNET_BLOCKS[kind] + index),
             "MapPublicIpOnLaunch": False,
-            "Tags": Tags(Name=Sub(f"${{Application}}-${{Environment}}-{kind.lower()}-{az.lower()}"), Tier=kind.lower()),
+            "Tags": Tags(Name=physical_name(f"{kind.lower()}-{az.lower()}"), Tier=kind.lower()),
         }
         if _az_condition(az):
             kwargs["Condition"] = _az_condition(az)

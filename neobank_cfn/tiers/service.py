@@ -72,7 +72,7 @@ from troposphere.iam import Role
 
 from neobank_cfn import contracts
 from neobank_cfn.config import FARGATE_SIZES, PlatformConfig, ServiceConfig
-from neobank_cfn.iam import actions, allow, allow_unscoped, assume_role, inline_policy
+from neobank_cfn.iam import actions, allow, allow_unscoped, assume_role, inline_policy, regional_endpoints
 from neobank_cfn.logs import log_group
 from neobank_cfn.naming import pascal, physical_name
 from neobank_cfn.parameters import LOG_RETENTION_DAYS, Param, boolean
@@ -577,7 +577,7 @@ def _execution_role(tt: TierTemplate, service: ServiceConfig, repository: Reposi
 
 def _via(*services: str) -> StringEquals:
     """Condition: the key is used only through these AWS services (``kms:ViaService``)."""
-    values = [Sub(f"{s}.${{AWS::Region}}.amazonaws.com") for s in services]
+    values = regional_endpoints(*services)
     return StringEquals({"kms:ViaService": values if len(values) > 1 else values[0]})
 
 
